@@ -1,0 +1,48 @@
+package platform
+
+import (
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
+)
+
+// ErrorDomain is the google.rpc.ErrorInfo domain of every irpgate error.
+const ErrorDomain = "irpgate"
+
+// FieldViolation is one field-level problem of a request.
+type FieldViolation struct {
+	Field       string // NIC-style path, e.g. "TranDtls -> SupTyp"
+	Description string
+	Reason      string // our stable reason code
+	NICCode     string // the IRP's ErrorCode, if any
+}
+
+// Status builds a gRPC status with an ErrorInfo (reason, domain irpgate,
+// metadata) and, when violations are given, a BadRequest listing each one.
+func Status(code codes.Code, reason errorsv1.ErrorReason, msg string, meta map[string]string, violations ...FieldViolation) *status.Status {
+	st := status.New(code, msg)
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason.String(), Domain: ErrorDomain, Metadata: meta}}
+	if len(violations) > 0 {
+		br := &errdetails.BadRequest{}
+		for _, v := range violations {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+				Field: v.Field, Description: v.Description, Reason: v.Reason,
+			})
+		}
+		details = append(details, br)
+	}
+	withDetails, err := st.WithDetails(details...)
+	if err != nil {
+		return st
+	}
+	return withDetails
+}
+
+// Unimplemented is the answer of an RPC that is designed but not built yet.
+func Unimplemented(rpc string) error {
+	return Status(codes.Unimplemented, errorsv1.ErrorReason_ERROR_REASON_NOT_IMPLEMENTED,
+		rpc+" is not implemented yet", nil).Err()
+}

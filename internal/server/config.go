@@ -1,0 +1,77 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Roles a process can run.
+const (
+	RoleAuth     = "auth"
+	RoleEInvoice = "einvoice"
+	RoleEwayBill = "ewaybill"
+	RoleGstin    = "gstin"
+	RoleGateway  = "gateway"
+	RoleSandbox  = "sandbox"
+)
+
+// AllRoles is what --target=all runs.
+var AllRoles = []string{RoleAuth, RoleEInvoice, RoleEwayBill, RoleGstin, RoleGateway, RoleSandbox}
+
+// Config is the whole configuration of `irpgate serve`. Every field is a
+// flag mirrored by an IRPGATE_* environment variable.
+type Config struct {
+	Target          string        `flag:"target" usage:"roles to run: all, or a comma list of auth,einvoice,ewaybill,gstin,gateway,sandbox"`
+	GRPCAddr        string        `flag:"grpc-addr" usage:"gRPC listen address"`
+	HTTPAddr        string        `flag:"http-addr" usage:"REST gateway, /metrics and /healthz listen address"`
+	SandboxAddr     string        `flag:"sandbox-addr" usage:"sandbox IRP listen address"`
+	DataDir         string        `flag:"data-dir" usage:"directory for the embedded SQLite database and generated keys"`
+	DatabaseURL     string        `flag:"database-url" usage:"postgres:// URL; embedded SQLite in the data directory when empty"`
+	AuthAddr        string        `flag:"auth-addr" usage:"address of the auth service (this process when empty)"`
+	EInvoiceAddr    string        `flag:"einvoice-addr" usage:"address of the einvoice service (this process when empty)"`
+	EwayBillAddr    string        `flag:"ewaybill-addr" usage:"address of the ewaybill service (this process when empty)"`
+	GstinAddr       string        `flag:"gstin-addr" usage:"address of the gstin service (this process when empty)"`
+	IRPURLs         string        `flag:"irp-urls" usage:"IRP base URLs as NAME=URL,...; the built-in sandbox when empty"`
+	DefaultIRP      string        `flag:"default-irp" usage:"IRP used when a request names none"`
+	IRPKeyFile      string        `flag:"irp-public-key-file" usage:"PEM of the IRP's auth encryption key; the sandbox's when empty"`
+	IRPCertFile     string        `flag:"irp-cert-file" usage:"PEM certificates that sign SignedInvoice/SignedQRCode; the sandbox's when empty"`
+	MasterKeyFile   string        `flag:"master-key-file" usage:"file holding the master key that encrypts stored secrets; made in the data directory when empty"`
+	AdminKey        string        `flag:"admin-key" usage:"bootstrap admin API key (production: from a secret)" secret:"true"`
+	LogLevel        string        `flag:"log-level" usage:"debug, info, warn or error"`
+	ShutdownTimeout time.Duration `flag:"shutdown-timeout" usage:"how long in-flight requests may take to finish on shutdown"`
+}
+
+// Defaults returns the embedded defaults: everything in one process on
+// loopback, SQLite under ./data, the sandbox as the IRP.
+func Defaults() Config {
+	return Config{
+		Target:          "all",
+		GRPCAddr:        "127.0.0.1:8081",
+		HTTPAddr:        "127.0.0.1:8080",
+		SandboxAddr:     "127.0.0.1:8090",
+		DataDir:         "data",
+		DefaultIRP:      "NIC1",
+		LogLevel:        "info",
+		ShutdownTimeout: 20 * time.Second,
+	}
+}
+
+// Roles parses Target.
+func (c Config) Roles() ([]string, error) {
+	if c.Target == "" || c.Target == "all" {
+		return AllRoles, nil
+	}
+	var out []string
+	for r := range strings.SplitSeq(c.Target, ",") {
+		r = strings.TrimSpace(r)
+		if !slices.Contains(AllRoles, r) {
+			return nil, fmt.Errorf("target: unknown role %q (want all or a comma list of %s)", r, strings.Join(AllRoles, ","))
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

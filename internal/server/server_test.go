@@ -1,0 +1,109 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	oteltrace "go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/irpgate/irpgate/internal/server"
+)
+
+// startAll boots --target=all on loopback ports chosen by the kernel.
+func startAll(t *testing.T) (*server.Server, *tracetest.InMemoryExporter) {
+	t.Helper()
+	cfg := server.Defaults()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.SandboxAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	exp := tracetest.NewInMemoryExporter()
+	srv, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard, SpanExporter: exp})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.WithoutCancel(t.Context()))) })
+	return srv, exp
+}
+
+func TestHealthOverGRPCAndREST(t *testing.T) {
+	srv, _ := startAll(t)
+
+	conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
+
+	res, err := http.Get("http://" + srv.HTTPAddr + "/healthz")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
+}
+
+func TestOpenAPIAndMetricsServed(t *testing.T) {
+	srv, _ := startAll(t)
+	res, err := http.Get("http://" + srv.HTTPAddr + "/openapi.json")
+	require.NoError(t, err)
+	var doc struct {
+		Paths map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&doc))
+	res.Body.Close()
+	require.Contains(t, doc.Paths, "/v1/einvoice/irn")
+
+	res, err = http.Get("http://" + srv.HTTPAddr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, string(body), "go_goroutines")
+}
+
+// One REST request makes one trace: the gateway's HTTP span is the root, the
+// gRPC client span its child, the gRPC server span the client's child.
+func TestOneRESTRequestOneTrace(t *testing.T) {
+	srv, exp := startAll(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.HTTPAddr+"/v1/gstin/29AWGPV7107B1Z1", nil)
+	require.NoError(t, err)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+
+	spans := exp.GetSpans()
+	var gw, client, server *tracetest.SpanStub
+	for i := range spans {
+		sp := &spans[i]
+		switch {
+		case sp.SpanKind == oteltrace.SpanKindServer && strings.HasPrefix(sp.Name, "GET /v1/gstin/"):
+			gw = sp
+		case sp.SpanKind == oteltrace.SpanKindClient && sp.Name == "irpgate.gstin.v1.GstinService/GetGstinDetails":
+			client = sp
+		case sp.SpanKind == oteltrace.SpanKindServer && sp.Name == "irpgate.gstin.v1.GstinService/GetGstinDetails":
+			server = sp
+		}
+	}
+	require.NotNil(t, gw, "gateway span")
+	require.NotNil(t, client, "gRPC client span")
+	require.NotNil(t, server, "gRPC server span")
+	tid := gw.SpanContext.TraceID()
+	require.Equal(t, tid, client.SpanContext.TraceID())
+	require.Equal(t, tid, server.SpanContext.TraceID())
+	require.Equal(t, gw.SpanContext.SpanID(), client.Parent.SpanID())
+	require.Equal(t, client.SpanContext.SpanID(), server.Parent.SpanID())
+}
+
+func TestUnknownTargetRefused(t *testing.T) {
+	cfg := server.Defaults()
+	cfg.Target = "auth,billing"
+	_, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard})
+	require.ErrorContains(t, err, `unknown role "billing"`)
+}

@@ -1,0 +1,158 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The error envelope follows the enriched API that ERP integrations already
+// parse (DESIGN.md §7):
+//
+//	400 {"error":{"message":"err-invalid-request-body","type":"ClientRequest","args":{"errorLocation":"TranDtls -> SupTyp is invalid", ...}}}
+//	502 {"error":{"message":"err-irp-returned-error","type":"IrpError","args":{"details":[{"ErrorCode":"2150","ErrorMessage":"Duplicate IRN"}]}}}
+//
+// A caller sending `X-Response-Format: v3` gets the v3 shape instead:
+//
+//	{"status":"0","data":null,"error":{...same object...},"info":[...],"additionalInfo":{...},"alert":null}
+
+type envelopeError struct {
+	Message string         `json:"message"`
+	Type    string         `json:"type"`
+	Args    map[string]any `json:"args,omitempty"`
+}
+
+func errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
+		if v := md.HeaderMD.Get("x-request-id"); len(v) > 0 {
+			w.Header().Set("X-Request-Id", v[0])
+		}
+	}
+	httpCode, msg, typ, args, info := translate(st)
+	writeEnvelopeInfo(w, r, httpCode, msg, typ, args, info)
+}
+
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		writeEnvelope(w, r, httpStatus, "err-method-not-allowed", "ClientRequest", map[string]any{"method": r.Method, "path": r.URL.Path})
+	case http.StatusBadRequest:
+		writeEnvelope(w, r, httpStatus, "err-invalid-request-body", "ClientRequest", nil)
+	default:
+		writeEnvelope(w, r, httpStatus, "err-route-not-found", "ClientRequest", map[string]any{"path": r.URL.Path})
+	}
+}
+
+// translate maps a gRPC status onto the envelope. Exported behaviour is
+// specified by TestTranslate.
+func translate(st *status.Status) (httpCode int, msg, typ string, args map[string]any, info any) {
+	args = map[string]any{}
+	var reason string
+	var meta map[string]string
+	var violations []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			reason, meta = d.GetReason(), d.GetMetadata()
+		case *errdetails.BadRequest:
+			violations = append(violations, d.GetFieldViolations()...)
+		}
+	}
+	if reason != "" {
+		args["reason"] = reason
+	}
+	httpCode = runtime.HTTPStatusFromCode(st.Code())
+	typ = "ClientRequest"
+	switch {
+	case st.Code() == codes.InvalidArgument:
+		msg = "err-invalid-request-body"
+		if len(violations) > 0 {
+			locs := make([]string, 0, len(violations))
+			list := make([]map[string]string, 0, len(violations))
+			for _, v := range violations {
+				locs = append(locs, v.GetDescription())
+				e := map[string]string{"field": v.GetField(), "message": v.GetDescription(), "reason": v.GetReason()}
+				list = append(list, e)
+			}
+			args["errorLocation"] = strings.Join(locs, "; ")
+			args["errors"] = list
+		} else {
+			args["errorLocation"] = st.Message()
+		}
+	case reason == "ERROR_REASON_IRP_ERROR":
+		httpCode, msg, typ = http.StatusBadGateway, "err-irp-returned-error", "IrpError"
+		var details any = []any{}
+		if raw := meta["irp_error_details"]; raw != "" {
+			_ = json.Unmarshal([]byte(raw), &details)
+		}
+		args["details"] = details
+		if raw := meta["irp_info_details"]; raw != "" {
+			_ = json.Unmarshal([]byte(raw), &info)
+		}
+	case reason == "ERROR_REASON_IRP_UNAVAILABLE":
+		httpCode, msg, typ = http.StatusBadGateway, "err-irp-unavailable", "IrpError"
+	case reason == "ERROR_REASON_OUTCOME_UNKNOWN":
+		httpCode, msg, typ = http.StatusGatewayTimeout, "err-irp-outcome-unknown", "IrpError"
+	case st.Code() == codes.Unauthenticated:
+		msg = "err-unauthenticated"
+	case st.Code() == codes.PermissionDenied:
+		msg = "err-forbidden"
+	case st.Code() == codes.NotFound:
+		msg = "err-not-found"
+	case st.Code() == codes.AlreadyExists || st.Code() == codes.Aborted:
+		msg = "err-conflict"
+	case st.Code() == codes.FailedPrecondition:
+		msg = "err-precondition-failed"
+	case st.Code() == codes.Unimplemented:
+		msg, typ = "err-not-implemented", "ServerError"
+	case st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded:
+		msg, typ = "err-service-unavailable", "ServerError"
+	default:
+		msg, typ = "err-internal", "ServerError"
+	}
+	if st.Code() != codes.Internal && st.Code() != codes.Unknown {
+		args["detail"] = st.Message()
+	}
+	for k, v := range meta {
+		if k == "irp_error_details" || k == "irp_info_details" {
+			continue
+		}
+		args[k] = v
+	}
+	return httpCode, msg, typ, args, info
+}
+
+func writeEnvelope(w http.ResponseWriter, r *http.Request, code int, msg, typ string, args map[string]any) {
+	writeEnvelopeInfo(w, r, code, msg, typ, args, nil)
+}
+
+func writeEnvelopeInfo(w http.ResponseWriter, r *http.Request, code int, msg, typ string, args map[string]any, info any) {
+	e := envelopeError{Message: msg, Type: typ, Args: args}
+	if strings.EqualFold(r.Header.Get("X-Response-Format"), "v3") {
+		writeJSON(w, code, map[string]any{
+			"status": "0", "data": nil, "error": e, "info": info,
+			"additionalInfo": map[string]any{"requestId": w.Header().Get("X-Request-Id")}, "alert": nil,
+		})
+		return
+	}
+	body := map[string]any{"error": e}
+	if info != nil {
+		body["info"] = info
+	}
+	writeJSON(w, code, body)
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/irpgate/irpgate/gen"
+	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	ewaybillv1 "github.com/irpgate/irpgate/gen/go/irpgate/ewaybill/v1"
+	gstinv1 "github.com/irpgate/irpgate/gen/go/irpgate/gstin/v1"
+)
+
+// Options configures the gateway.
+type Options struct {
+	TracerProvider trace.TracerProvider
+	Registry       *prometheus.Registry // served at /metrics when set
+}
+
+// forwardedHeaders are the request headers passed on to the services as
+// gRPC metadata (lower-cased).
+var forwardedHeaders = map[string]bool{
+	"idempotency-key":   true,
+	"x-api-key":         true,
+	"x-request-id":      true,
+	"x-response-format": true,
+	"authorization":     true,
+}
+
+// New returns the REST handler. conn must be a real client connection (to
+// this process's gRPC listener or to remote services) so that every
+// interceptor runs as it does for gRPC callers.
+func New(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, error) {
+	jsonpb := &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitUnpopulated: false},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: jsonpb}),
+		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
+			h = strings.ToLower(h)
+			return h, forwardedHeaders[h]
+		}),
+		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
+			if h == "x-request-id" {
+				return "X-Request-Id", true
+			}
+			return "", false
+		}),
+		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
+			if r.Header.Get("X-Request-Id") == "" {
+				// The gateway names the request when the caller did not, so
+				// that logs and the answer agree on one id.
+				id := requestIDFrom(r)
+				return metadata.Pairs("x-request-id", id)
+			}
+			return nil
+		}),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+	)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		authv1.RegisterAuthServiceHandler,
+		einvoicev1.RegisterEInvoiceServiceHandler,
+		ewaybillv1.RegisterEwayBillServiceHandler,
+		gstinv1.RegisterGstinServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("gateway: register: %w", err)
+		}
+	}
+
+	root := http.NewServeMux()
+	root.Handle("/v1/", mux)
+	root.Handle("/healthz", mux)
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(gen.OpenAPI)
+	})
+	if o.Registry != nil {
+		root.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	}
+	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeEnvelope(w, r, http.StatusNotFound, "err-route-not-found", "ClientRequest", map[string]any{"path": r.URL.Path})
+	})
+	return otelhttp.NewHandler(withRequestID(root), "gateway",
+		otelhttp.WithTracerProvider(o.TracerProvider),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
+	), nil
+}
+
+type ridKey struct{}
+
+// withRequestID gives every request an id (the caller's X-Request-Id or a
+// new one) and puts it on every response, errors included.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			id = newID()
+			r.Header.Set("X-Request-Id", id)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ridKey{}, id)))
+	})
+}
+
+func requestIDFrom(r *http.Request) string {
+	if id, ok := r.Context().Value(ridKey{}).(string); ok {
+		return id
+	}
+	return newID()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
