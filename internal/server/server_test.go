@@ -107,3 +107,21 @@ func TestUnknownTargetRefused(t *testing.T) {
 	_, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard})
 	require.ErrorContains(t, err, `unknown role "billing"`)
 }
+
+// RPCs not built yet answer 501 in the enriched envelope, with a request id.
+func TestUnbuiltRouteAnswers501Envelope(t *testing.T) {
+	srv, _ := startAll(t)
+	res, err := http.Get("http://" + srv.HTTPAddr + "/v1/ewaybill/irn/abc")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusNotImplemented, res.StatusCode)
+	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
+	var body struct {
+		Error struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	require.Equal(t, "err-not-implemented", body.Error.Message)
+}

@@ -156,3 +156,5 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+func statusOf(err error) (*status.Status, bool) { return status.FromError(err) }

@@ -1,0 +1,54 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// ErrNotFound is what Row.Scan returns when a query matched no row. It wraps sql.ErrNoRows,
+// so errors.Is(err, store.ErrNotFound) and errors.Is(err, sql.ErrNoRows) both hold. Repository
+// code returns it (wrapped with context) for a missing record, and the service translates it.
+var ErrNotFound = fmt.Errorf("store: not found: %w", sql.ErrNoRows)
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) && !errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// IsNotFound reports whether err means that no row matched.
+func IsNotFound(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// IsUniqueViolation reports whether err is a violated UNIQUE or PRIMARY KEY constraint, on
+// either backend, for example a second insert of the same document.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" // unique_violation
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		code := sqErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// IsForeignKeyViolation reports whether err is a violated FOREIGN KEY constraint.
+func IsForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503" // foreign_key_violation
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}

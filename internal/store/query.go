@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+const tracerName = "irpgate/store"
+
+// Span names, one per kind of call.
+const (
+	spanExec     = "store.exec"
+	spanQuery    = "store.query"
+	spanQueryRow = "store.query_row"
+	spanTx       = "store.tx"
+)
+
+// Querier is what repository code needs: it is satisfied by both *DB and *Tx, so the same
+// function can run inside or outside a transaction.
+type Querier interface {
+	Dialect() Dialect
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *Row
+}
+
+var (
+	_ Querier = (*DB)(nil)
+	_ Querier = (*Tx)(nil)
+)
+
+// Row is the result of QueryRowContext. Scan reports ErrNotFound when there is no row.
+type Row struct {
+	row *sql.Row
+}
+
+// Scan copies the row's columns into dest; it returns ErrNotFound (which wraps
+// sql.ErrNoRows) when the query matched nothing.
+func (r *Row) Scan(dest ...any) error {
+	return notFound(r.row.Scan(dest...))
+}
+
+// Err returns the error, if any, met running the query.
+func (r *Row) Err() error { return notFound(r.row.Err()) }
+
+// ExecContext runs a statement that returns no rows.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, span := db.start(ctx, spanExec, query)
+	defer span.End()
+	res, err := db.write.ExecContext(ctx, query, args...)
+	return res, db.end(span, err)
+}
+
+// QueryContext runs a query that returns rows. On SQLite, anything but a plain SELECT
+// (for example INSERT ... RETURNING) runs on the write connection.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, span := db.start(ctx, spanQuery, query)
+	defer span.End()
+	rows, err := db.poolFor(query).QueryContext(ctx, query, args...)
+	return rows, db.end(span, err)
+}
+
+// QueryRowContext runs a query expected to return at most one row.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
+	ctx, span := db.start(ctx, spanQueryRow, query)
+	defer span.End()
+	row := db.poolFor(query).QueryRowContext(ctx, query, args...)
+	_ = db.end(span, row.Err())
+	return &Row{row: row}
+}
+
+func (db *DB) poolFor(query string) *sql.DB {
+	if strings.EqualFold(firstWord(query), "SELECT") {
+		return db.read
+	}
+	return db.write
+}
+
+// Tx is a transaction started by InTx.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+// Dialect reports which SQL flavour the database speaks.
+func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
+
+// ExecContext runs a statement that returns no rows inside the transaction.
+func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, span := tx.db.start(ctx, spanExec, query)
+	defer span.End()
+	res, err := tx.tx.ExecContext(ctx, query, args...)
+	return res, tx.db.end(span, err)
+}
+
+// QueryContext runs a query that returns rows inside the transaction.
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, span := tx.db.start(ctx, spanQuery, query)
+	defer span.End()
+	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	return rows, tx.db.end(span, err)
+}
+
+// QueryRowContext runs a query expected to return at most one row inside the transaction.
+func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
+	ctx, span := tx.db.start(ctx, spanQueryRow, query)
+	defer span.End()
+	row := tx.tx.QueryRowContext(ctx, query, args...)
+	_ = tx.db.end(span, row.Err())
+	return &Row{row: row}
+}
+
+// InTx runs fn in a transaction, committing if fn returns nil and rolling back if it returns
+// an error or panics. fn must use tx, not db, for its statements.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	ctx, span := db.tracer.Start(ctx, spanTx, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(db.system))
+	defer func() { _ = db.end(span, err); span.End() }()
+
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&Tx{tx: sqlTx, db: db}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		committed = true // the driver has already ended the transaction
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+func (db *DB) start(ctx context.Context, name, query string) (context.Context, trace.Span) {
+	return db.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(db.system, attribute.String("db.query.summary", Summarize(query))))
+}
+
+// end records err on span and returns it unchanged. A missing row is not a failure.
+func (db *DB) end(span trace.Span, err error) error {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "")
+	}
+	return err
+}
+
+// Summarize returns a short, value-free description of a statement, such as "SELECT invoices"
+// or "INSERT schema_migrations": the operation and the table it names first. It is what spans
+// carry instead of the statement, so literals in SQL never reach a trace.
+func Summarize(query string) string {
+	words := strings.FieldsFunc(query, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '(' || r == ')' || r == ',' || r == ';'
+	})
+	if len(words) == 0 {
+		return ""
+	}
+	op := strings.ToUpper(words[0])
+	// The word after which the first table name follows.
+	var after []string
+	switch op {
+	case "SELECT", "DELETE":
+		after = []string{"FROM"}
+	case "INSERT", "REPLACE":
+		after = []string{"INTO"}
+	case "UPDATE":
+		after = []string{"UPDATE"}
+	case "CREATE", "DROP", "ALTER":
+		after = []string{"TABLE", "INDEX", "VIEW", "SCHEMA", "EXISTS"}
+	case "WITH":
+		after = []string{"FROM", "INTO", "UPDATE"}
+	default:
+		return op
+	}
+	for i := 0; i < len(words)-1; i++ {
+		w := strings.ToUpper(words[i])
+		for _, a := range after {
+			if w == a && isIdentifier(words[i+1]) && !isKeyword(words[i+1]) {
+				return op + " " + words[i+1]
+			}
+		}
+	}
+	return op
+}
+
+func isIdentifier(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r == '.' || r == '"' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isKeyword(s string) bool {
+	switch strings.ToUpper(s) {
+	case "IF", "NOT", "EXISTS", "ONLY", "UNIQUE", "TABLE", "INDEX", "OR", "SELECT":
+		return true
+	}
+	return false
+}
+
+func firstWord(query string) string {
+	query = strings.TrimLeftFunc(query, func(r rune) bool { return unicode.IsSpace(r) || r == '(' })
+	end := strings.IndexFunc(query, func(r rune) bool { return !unicode.IsLetter(r) })
+	if end < 0 {
+		return query
+	}
+	return query[:end]
+}

@@ -1,0 +1,327 @@
+package store_test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/internal/store/storetest"
+)
+
+func withInvoices(t *testing.T, db *store.DB) {
+	t.Helper()
+	require.NoError(t, db.Migrate(t.Context(), "einvoice", invoiceMigrations()))
+}
+
+func countInvoices(t *testing.T, q store.Querier) int {
+	t.Helper()
+	var n int
+	require.NoError(t, q.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM invoices`).Scan(&n))
+	return n
+}
+
+func TestDollarPlaceholdersBindByPosition(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		var a, b, again string
+		require.NoError(t, db.QueryRowContext(t.Context(),
+			`SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT)`, "first", "second").Scan(&a, &b, &again))
+		require.Equal(t, []string{"second", "first", "second"}, []string{a, b, again})
+	})
+}
+
+func TestIsUniqueViolation_DuplicateDocument(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		withInvoices(t, db)
+		ctx := t.Context()
+		insert := `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`
+		_, err := db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/1")
+		require.NoError(t, err)
+		require.False(t, store.IsUniqueViolation(err))
+
+		_, err = db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/1")
+		require.Error(t, err)
+		require.True(t, store.IsUniqueViolation(fmt.Errorf("save invoice: %w", err)), "got %v", err)
+
+		_, err = db.ExecContext(ctx, `INSERT INTO invoices (gstin) VALUES ($1)`, "x")
+		require.Error(t, err, "NOT NULL violation")
+		require.False(t, store.IsUniqueViolation(err), "a NOT NULL violation is not a duplicate")
+		require.False(t, store.IsUniqueViolation(errors.New("duplicate")))
+		require.False(t, store.IsUniqueViolation(nil))
+	})
+}
+
+func TestIsForeignKeyViolation_ForeignKeysEnforced(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		require.NoError(t, db.Migrate(t.Context(), "fk", fstest.MapFS{
+			"0001_parent_child.sql": {Data: []byte(`
+CREATE TABLE parent (id INTEGER PRIMARY KEY);
+CREATE TABLE child (parent_id INTEGER NOT NULL REFERENCES parent (id));`)},
+		}))
+		_, err := db.ExecContext(t.Context(), `INSERT INTO child (parent_id) VALUES ($1)`, 42)
+		require.Error(t, err)
+		require.True(t, store.IsForeignKeyViolation(err), "got %v", err)
+		require.False(t, store.IsUniqueViolation(err))
+	})
+}
+
+func TestRowScan_NoRowIsErrNotFound(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		withInvoices(t, db)
+		var irn string
+		err := db.QueryRowContext(t.Context(), `SELECT irn FROM invoices WHERE doc_no = $1`, "missing").Scan(&irn)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.ErrorIs(t, err, sql.ErrNoRows, "ErrNotFound must keep the database/sql convention")
+		require.True(t, store.IsNotFound(fmt.Errorf("get invoice: %w", err)))
+	})
+}
+
+func TestInTx(t *testing.T) {
+	t.Parallel()
+	errRefused := errors.New("refused")
+	tests := []struct {
+		name      string
+		fn        func(tx *store.Tx) error
+		wantErr   error
+		wantPanic bool
+		wantRows  int
+	}{
+		{name: "commits when fn returns nil", wantRows: 2, fn: func(*store.Tx) error { return nil }},
+		{name: "rolls back when fn returns an error", wantRows: 0, wantErr: errRefused, fn: func(*store.Tx) error { return errRefused }},
+		{name: "rolls back when fn panics", wantRows: 0, wantPanic: true, fn: func(*store.Tx) error { panic("boom") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				t.Parallel()
+				withInvoices(t, db)
+				ctx := t.Context()
+				run := func() error {
+					return db.InTx(ctx, func(tx *store.Tx) error {
+						for _, doc := range []string{"INV/1", "INV/2"} {
+							if _, err := tx.ExecContext(ctx,
+								`INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`, "g", doc); err != nil {
+								return err
+							}
+						}
+						require.Equal(t, 2, countInvoices(t, tx), "the transaction sees its own writes")
+						return tt.fn(tx)
+					})
+				}
+				if tt.wantPanic {
+					require.Panics(t, func() { _ = run() })
+				} else {
+					err := run()
+					if tt.wantErr != nil {
+						require.ErrorIs(t, err, tt.wantErr)
+					} else {
+						require.NoError(t, err)
+					}
+				}
+				require.Equal(t, tt.wantRows, countInvoices(t, db))
+			})
+		})
+	}
+}
+
+// Many goroutines writing at once must all succeed: SQLite allows one writer, so the store
+// queues them instead of failing with SQLITE_BUSY.
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		withInvoices(t, db)
+		ctx := t.Context()
+		const writers = 50
+		errs := make(chan error, 2*writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				_, err := db.ExecContext(ctx, `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`, "g", fmt.Sprintf("E/%d", i))
+				errs <- err
+			})
+			wg.Go(func() {
+				errs <- db.InTx(ctx, func(tx *store.Tx) error {
+					var n int
+					if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM invoices`).Scan(&n); err != nil {
+						return err
+					}
+					_, err := tx.ExecContext(ctx, `INSERT INTO invoices (gstin, doc_no, irn) VALUES ($1, $2, $3)`,
+						"g", fmt.Sprintf("T/%d", i), fmt.Sprint(n))
+					return err
+				})
+			})
+			wg.Go(func() {
+				var n int
+				errs <- db.QueryRowContext(ctx, `SELECT COUNT(*) FROM invoices`).Scan(&n)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		require.Equal(t, 2*writers, countInvoices(t, db))
+	})
+}
+
+// Two handles on one SQLite file stand for two processes sharing a data directory: the busy
+// timeout, not the in-process write queue, has to make them wait for each other.
+func TestSQLite_TwoHandlesOnOneFileWriteConcurrently(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := t.Context()
+	var dbs []*store.DB
+	for range 2 {
+		db, err := store.Open(ctx, store.Config{DataDir: dir})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		dbs = append(dbs, db)
+	}
+	withInvoices(t, dbs[0])
+	withInvoices(t, dbs[1])
+
+	const writers = 25
+	errs := make(chan error, 2*writers)
+	var wg sync.WaitGroup
+	for h, db := range dbs {
+		for i := range writers {
+			wg.Go(func() {
+				errs <- db.InTx(ctx, func(tx *store.Tx) error {
+					_, err := tx.ExecContext(ctx, `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`,
+						"g", fmt.Sprintf("%d/%d", h, i))
+					return err
+				})
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2*writers, countInvoices(t, dbs[0]))
+}
+
+func TestSQLite_ConnectionSettings(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	ctx := t.Context()
+	tests := []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "1"}, // NORMAL
+		{"busy_timeout", "10000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pragma, func(t *testing.T) {
+			for _, q := range []string{"PRAGMA " + tt.pragma, "SELECT * FROM pragma_" + tt.pragma + "()"} {
+				var got string
+				require.NoError(t, db.QueryRowContext(ctx, q).Scan(&got), q)
+				require.Equal(t, tt.want, strings.ToLower(got), q)
+			}
+		})
+	}
+}
+
+func TestOpen_SQLiteLocations(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name     string
+		cfg      store.Config
+		wantFile string
+	}{
+		{name: "default file in data dir", cfg: store.Config{DataDir: filepath.Join(dir, "a", "nested")}, wantFile: filepath.Join(dir, "a", "nested", "irpgate.db")},
+		{name: "sqlite URL", cfg: store.Config{URL: "sqlite:" + filepath.Join(dir, "b.db")}, wantFile: filepath.Join(dir, "b.db")},
+		{name: "sqlite URL with slashes", cfg: store.Config{URL: "sqlite://" + filepath.Join(dir, "c.db")}, wantFile: filepath.Join(dir, "c.db")},
+		{name: "file URL with parameters", cfg: store.Config{URL: "file:" + filepath.Join(dir, "d.db") + "?_pragma=busy_timeout(2000)"}, wantFile: filepath.Join(dir, "d.db")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db, err := store.Open(t.Context(), tt.cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			require.Equal(t, store.SQLite, db.Dialect())
+			var file string
+			require.NoError(t, db.QueryRowContext(t.Context(), `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file))
+			require.Equal(t, tt.wantFile, file)
+		})
+	}
+}
+
+func TestOpen_InMemorySQLite(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(t.Context(), store.Config{URL: "sqlite::memory:"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	withInvoices(t, db)
+	require.Equal(t, 0, countInvoices(t, db), "reads and writes must see the same in-memory database")
+}
+
+func TestOpen_Refuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cfg     store.Config
+		wantErr string
+	}{
+		{name: "nothing configured", cfg: store.Config{}, wantErr: "neither URL nor DataDir"},
+		{name: "unknown scheme", cfg: store.Config{URL: "mysql://u:hunter2@h/db"}, wantErr: "unsupported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := store.Open(t.Context(), tt.cfg)
+			require.ErrorContains(t, err, tt.wantErr)
+			require.NotContains(t, err.Error(), "hunter2")
+		})
+	}
+}
+
+func TestOpen_PostgresErrorHidesPassword(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1; the error must still not show the password.
+	_, err := store.Open(t.Context(), store.Config{URL: "postgres://irp:s3cr3t-pw@127.0.0.1:1/irp?sslmode=disable&connect_timeout=2"})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cr3t-pw")
+	require.Contains(t, err.Error(), "127.0.0.1:1")
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+	}{
+		{"password in user info", "postgres://irp:s3cr3t@db:5432/irp", "postgres://irp:xxxxx@db:5432/irp"},
+		{"password in query", "postgres://irp@db/irp?password=s3cr3t&sslmode=disable", "postgres://irp@db/irp?password=xxxxx&sslmode=disable"},
+		{"no password", "postgres://irp@db/irp", "postgres://irp@db/irp"},
+		{"unparseable", "postgres://irp:s3cr3t@db:port/%zz", "<unparseable database URL>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, store.Redact(tt.in))
+		})
+	}
+}

@@ -1,0 +1,3 @@
+// Package storetest runs a test against every database backend irpgate supports, each on a
+// fresh, isolated database.
+package storetest

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
+	"github.com/irpgate/irpgate/internal/platform"
+)
+
+func TestTranslate(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantHTTP int
+		wantMsg  string
+		check    func(t *testing.T, args map[string]any, info any)
+	}{
+		{
+			name: "validation lists every violation in errorLocation",
+			err: platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST, "2 problems", nil,
+				platform.FieldViolation{Field: "TranDtls -> SupTyp", Description: "TranDtls -> SupTyp is invalid", Reason: "INVALID_ENUM"},
+				platform.FieldViolation{Field: "ItemList[3] -> GstRt", Description: "ItemList[3] -> GstRt is not a valid GST rate", Reason: "INVALID_RATE"},
+			).Err(),
+			wantHTTP: http.StatusBadRequest,
+			wantMsg:  "err-invalid-request-body",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, "TranDtls -> SupTyp is invalid; ItemList[3] -> GstRt is not a valid GST rate", args["errorLocation"])
+				require.Len(t, args["errors"], 2)
+			},
+		},
+		{
+			name: "IRP error is a 502 with the IRP's details and info",
+			err: platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_IRP_ERROR, "IRP refused", map[string]string{
+				"irp_error_codes":   "2150",
+				"irp_error_details": `[{"ErrorCode":"2150","ErrorMessage":"Duplicate IRN"}]`,
+				"irp_info_details":  `[{"InfCd":"DUPIRN","Desc":{"Irn":"abc"}}]`,
+			}).Err(),
+			wantHTTP: http.StatusBadGateway,
+			wantMsg:  "err-irp-returned-error",
+			check: func(t *testing.T, args map[string]any, info any) {
+				require.Equal(t, []any{map[string]any{"ErrorCode": "2150", "ErrorMessage": "Duplicate IRN"}}, args["details"])
+				require.Equal(t, "2150", args["irp_error_codes"])
+				require.NotNil(t, info)
+			},
+		},
+		{
+			name:     "forbidden GSTIN is a 403",
+			err:      platform.Status(codes.PermissionDenied, errorsv1.ErrorReason_ERROR_REASON_GSTIN_NOT_ALLOWED, "caller may not act for 29AWGPV7107B1Z1", nil).Err(),
+			wantHTTP: http.StatusForbidden,
+			wantMsg:  "err-forbidden",
+		},
+		{
+			name:     "idempotency key reuse is a 409",
+			err:      platform.Status(codes.AlreadyExists, errorsv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED, "different body", nil).Err(),
+			wantHTTP: http.StatusConflict,
+			wantMsg:  "err-conflict",
+		},
+		{
+			name:     "not built yet is a 501",
+			err:      platform.Unimplemented("GetQrImage"),
+			wantHTTP: http.StatusNotImplemented,
+			wantMsg:  "err-not-implemented",
+		},
+		{
+			name:     "outcome unknown is a 504",
+			err:      platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN, "no answer", nil).Err(),
+			wantHTTP: http.StatusGatewayTimeout,
+			wantMsg:  "err-irp-outcome-unknown",
+		},
+		{
+			name:     "internal errors do not leak their text",
+			err:      platform.Status(codes.Internal, errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "db password is hunter2", nil).Err(),
+			wantHTTP: http.StatusInternalServerError,
+			wantMsg:  "err-internal",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.NotContains(t, args, "detail")
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _ := statusOf(tc.err)
+			code, msg, _, args, info := translate(st)
+			require.Equal(t, tc.wantHTTP, code)
+			require.Equal(t, tc.wantMsg, msg)
+			if tc.check != nil {
+				tc.check(t, args, info)
+			}
+		})
+	}
+}
