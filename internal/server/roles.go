@@ -2,23 +2,120 @@ package server
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	ewaybillv1 "github.com/irpgate/irpgate/gen/go/irpgate/ewaybill/v1"
 	gstinv1 "github.com/irpgate/irpgate/gen/go/irpgate/gstin/v1"
 	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/pkg/irpcrypto"
+	"github.com/irpgate/irpgate/services/sandbox"
 )
 
-// deps holds what roles share inside one process (stores, IRP client,
-// caller-auth verifier), built lazily by the roles that need them.
+// deps holds what roles share inside one process (the store, the IRP
+// settings, the caller-auth verifier), built on first use.
 type deps struct {
-	s *Server
+	s       *Server
+	sandbox *sandbox.Sandbox
+
+	dbOnce sync.Once
+	db     *store.DB
+	dbErr  error
 }
 
 func (d *deps) authenticator() platform.Authenticator { return nil }
 
-func (s *Server) startSandbox(ctx context.Context, d *deps) error {
+// store opens the process's database once: SQLite in the data directory, or
+// PostgreSQL when --database-url is a postgres URL.
+func (d *deps) store(ctx context.Context) (*store.DB, error) {
+	d.dbOnce.Do(func() {
+		d.db, d.dbErr = store.Open(ctx, store.Config{URL: d.s.cfg.DatabaseURL, DataDir: d.s.cfg.DataDir, TracerProvider: d.s.tel.Tracer})
+		if d.dbErr == nil {
+			d.s.closers = append(d.s.closers, func(context.Context) error { return d.db.Close() })
+		}
+	})
+	return d.db, d.dbErr
+}
+
+// irpURLs are the IRP base URLs: --irp-urls, or the in-process sandbox's
+// two instances.
+func (d *deps) irpURLs() (map[string]string, error) {
+	out := map[string]string{}
+	if d.s.cfg.IRPURLs != "" {
+		for pair := range strings.SplitSeq(d.s.cfg.IRPURLs, ",") {
+			name, url, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || name == "" || url == "" {
+				return nil, fmt.Errorf("irp-urls: %q is not NAME=URL", pair)
+			}
+			out[strings.ToUpper(name)] = url
+		}
+		return out, nil
+	}
+	if d.sandbox == nil {
+		return nil, errors.New("irp-urls: required when the sandbox role is not run in this process")
+	}
+	out["NIC1"] = d.s.SandboxURL
+	out["NIC2"] = d.s.SandboxURL + "/irp/nic2"
+	out["SANDBOX"] = d.s.SandboxURL
+	return out, nil
+}
+
+// irpPublicKey is the IRP's auth encryption key: --irp-public-key-file or the sandbox's.
+func (d *deps) irpPublicKey() (*rsa.PublicKey, error) {
+	if f := d.s.cfg.IRPKeyFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("irp-public-key-file: %w", err)
+		}
+		return irpcrypto.ParsePublicKey(b)
+	}
+	if d.sandbox == nil {
+		return nil, errors.New("irp-public-key-file: required when the sandbox role is not run in this process")
+	}
+	return d.sandbox.PublicKey(), nil
+}
+
+// irpCertificates verify SignedInvoice and SignedQRCode: --irp-cert-file or the sandbox's.
+func (d *deps) irpCertificates() ([]*x509.Certificate, error) {
+	if f := d.s.cfg.IRPCertFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("irp-cert-file: %w", err)
+		}
+		return irpcrypto.ParseCertificates(b)
+	}
+	if d.sandbox == nil {
+		return nil, errors.New("irp-cert-file: required when the sandbox role is not run in this process")
+	}
+	return []*x509.Certificate{d.sandbox.Certificate()}, nil
+}
+
+func (s *Server) startSandbox(_ context.Context, d *deps) error {
+	sb, err := sandbox.New(sandbox.Config{
+		DataDir:      filepath.Join(s.cfg.DataDir, "sandbox"),
+		Logger:       s.log.With("role", RoleSandbox),
+		AdminEnabled: true,
+	})
+	if err != nil {
+		return err
+	}
+	d.sandbox = sb
+	if err := s.serveHTTP(RoleSandbox, s.cfg.SandboxAddr, sb.Handler(), &s.SandboxURL); err != nil {
+		return err
+	}
+	s.SandboxURL = "http://" + s.SandboxURL
+	var creds strings.Builder
+	sb.PrintCredentials(&creds)
+	s.log.Info("sandbox IRP test credentials (public test data, not secrets)", "url", s.SandboxURL, "users", creds.String())
 	return nil
 }
 
