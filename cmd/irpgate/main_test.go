@@ -1,0 +1,102 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// SIGTERM while a request is in flight: the request finishes with its
+// answer, and the process exits 0.
+func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "irpgate")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	httpAddr, grpcAddr, sbAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), bin, "serve", "--data-dir="+t.TempDir(),
+		"--http-addr="+httpAddr, "--grpc-addr="+grpcAddr, "--sandbox-addr="+sbAddr, "--shutdown-timeout=10s")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	require.Eventually(t, func() bool {
+		res, err := http.Get("http://" + httpAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, 60*time.Second, 20*time.Millisecond, "irpgate never became healthy: %s", &logs)
+
+	// Make the sandbox's heartbeat take a second, so the request is surely in flight.
+	faults := `{"latency":{"base":1000000000},"only":["ping"]}`
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, "http://"+sbAddr+"/sandbox/admin/faults", strings.NewReader(faults))
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := http.Get("http://" + sbAddr + "/eivital/v1.04/heartbeat/ping")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		done <- result{code: res.StatusCode}
+	}()
+	require.Eventually(t, func() bool { return pingsStarted(t, sbAddr) >= 1 }, 10*time.Second, 5*time.Millisecond)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, http.StatusOK, r.code)
+	require.NoError(t, cmd.Wait(), "exit status after SIGTERM; logs: %s", &logs)
+}
+
+func pingsStarted(t *testing.T, sbAddr string) int64 {
+	res, err := http.Get("http://" + sbAddr + "/sandbox/admin/stats")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	var st struct {
+		ByOperation map[string]int64 `json:"by_operation"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		t.Log(fmt.Sprint("stats: ", err))
+		return 0
+	}
+	return st.ByOperation["ping"]
+}
