@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -51,4 +53,23 @@ func IsForeignKeyViolation(err error) bool {
 		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	}
 	return false
+}
+
+// classify names err without quoting it: a short error type and the database's own status
+// code (SQLSTATE on PostgreSQL, the extended result code on SQLite), if any.
+func classify(err error) (errType, status string) {
+	var pgErr *pgconn.PgError
+	var sqErr *sqlite.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled", ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline_exceeded", ""
+	case errors.As(err, &pgErr):
+		return "postgresql_error", pgErr.Code
+	case errors.As(err, &sqErr):
+		return "sqlite_error", strconv.Itoa(sqErr.Code())
+	default:
+		return fmt.Sprintf("%T", err), ""
+	}
 }

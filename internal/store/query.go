@@ -152,10 +152,17 @@ func (db *DB) start(ctx context.Context, name, query string) (context.Context, t
 }
 
 // end records err on span and returns it unchanged. A missing row is not a failure.
+//
+// Only the error's class goes on the span, never its message: driver messages can quote the
+// values bound to the statement ("invalid input syntax for type integer: \"...\"").
 func (db *DB) end(span trace.Span, err error) error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "")
+		errType, status := classify(err)
+		span.SetAttributes(attribute.String("error.type", errType))
+		if status != "" {
+			span.SetAttributes(attribute.String("db.response.status_code", status))
+		}
+		span.SetStatus(codes.Error, errType)
 	}
 	return err
 }

@@ -149,7 +149,7 @@ func TestConcurrentWriters(t *testing.T) {
 		withInvoices(t, db)
 		ctx := t.Context()
 		const writers = 50
-		errs := make(chan error, 2*writers)
+		errs := make(chan error, 3*writers)
 		var wg sync.WaitGroup
 		for i := range writers {
 			wg.Go(func() {

@@ -1,0 +1,31 @@
+package callerauth
+
+import "time"
+
+// Option adjusts a Verifier.
+type Option func(*Verifier)
+
+// WithServiceKey accepts service tokens signed (HS256) with key.
+func WithServiceKey(key []byte) Option {
+	return func(v *Verifier) { v.serviceKey = append([]byte(nil), key...) }
+}
+
+// WithPublicMethods lets the given full method names through without a
+// token, in addition to IssueToken and GetTokenKeys.
+func WithPublicMethods(methods ...string) Option {
+	return func(v *Verifier) {
+		for _, m := range methods {
+			v.public[m] = true
+		}
+	}
+}
+
+// WithClock sets the clock that judges expiry.
+func WithClock(now func() time.Time) Option {
+	return func(v *Verifier) { v.now = now }
+}
+
+// WithLeeway tolerates this much clock skew between replicas (default 30s).
+func WithLeeway(d time.Duration) Option {
+	return func(v *Verifier) { v.leeway = d }
+}
