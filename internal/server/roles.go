@@ -11,13 +11,16 @@ import (
 	"strings"
 	"sync"
 
-	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
-	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	ewaybillv1 "github.com/irpgate/irpgate/gen/go/irpgate/ewaybill/v1"
 	gstinv1 "github.com/irpgate/irpgate/gen/go/irpgate/gstin/v1"
+	"github.com/irpgate/irpgate/internal/callerauth"
 	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/sessions"
 	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/pkg/irpclient"
 	"github.com/irpgate/irpgate/pkg/irpcrypto"
+	"github.com/irpgate/irpgate/services/auth"
+	"github.com/irpgate/irpgate/services/einvoice"
 	"github.com/irpgate/irpgate/services/sandbox"
 )
 
@@ -30,9 +33,79 @@ type deps struct {
 	dbOnce sync.Once
 	db     *store.DB
 	dbErr  error
+
+	auth       *auth.Service // when this process runs the auth role
+	serviceKey []byte        // shared by every service to call auth
+	verifier   platform.Authenticator
+	irp        *irpclient.Client
 }
 
-func (d *deps) authenticator() platform.Authenticator { return nil }
+// prepare builds what must exist before the gRPC server: the auth service
+// (its verifier guards the server) and the service key.
+func (d *deps) prepare(ctx context.Context) error {
+	s := d.s
+	key, path, created, err := callerauth.LoadServiceKey(os.Getenv("IRPGATE_SERVICE_KEY_FILE"), s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("service key: %w", err)
+	}
+	if created {
+		s.log.Info("created the service key shared by irpgate services", "path", path)
+	}
+	d.serviceKey = key
+	if s.has(RoleAuth) {
+		db, err := d.store(ctx)
+		if err != nil {
+			return err
+		}
+		irp, err := d.irpClient()
+		if err != nil {
+			return err
+		}
+		d.auth, err = auth.New(ctx, auth.Config{
+			DB: db, IRP: irp, MasterKeyFile: s.cfg.MasterKeyFile, DataDir: s.cfg.DataDir,
+			AdminKey: s.cfg.AdminKey, ServiceKeyFile: path,
+			Logger: s.log.With("role", RoleAuth), TracerProvider: s.tel.Tracer,
+		})
+		if err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+		d.verifier = d.auth.Verifier(callerauth.WithServiceKey(key))
+		return nil
+	}
+	conn, err := s.dial(s.serviceAddr(RoleAuth, s.cfg.AuthAddr))
+	if err != nil {
+		return err
+	}
+	d.verifier = callerauth.NewVerifier(callerauth.GRPCKeySource(conn), callerauth.WithServiceKey(key))
+	return nil
+}
+
+func (d *deps) authenticator() platform.Authenticator { return d.verifier }
+
+// irpClient is the one NIC client of the process, without a session source;
+// each service adds its own with WithSessions.
+func (d *deps) irpClient() (*irpclient.Client, error) {
+	if d.irp != nil {
+		return d.irp, nil
+	}
+	urls, err := d.irpURLs()
+	if err != nil {
+		return nil, err
+	}
+	key, err := d.irpPublicKey()
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]*rsa.PublicKey{}
+	for name := range urls {
+		keys[name] = key
+	}
+	d.irp, err = irpclient.New(irpclient.Config{
+		BaseURLs: urls, DefaultIRP: d.s.cfg.DefaultIRP, PublicKeys: keys,
+		TracerProvider: d.s.tel.Tracer, MeterProvider: d.s.tel.Meter,
+	})
+	return d.irp, err
+}
 
 // store opens the process's database once: SQLite in the data directory, or
 // PostgreSQL when --database-url is a postgres URL.
@@ -122,11 +195,36 @@ func (s *Server) startSandbox(_ context.Context, d *deps) error {
 // registerServices puts this process's services on its gRPC server. RPCs of
 // roles not built yet answer UNIMPLEMENTED (HTTP 501).
 func (s *Server) registerServices(ctx context.Context, d *deps) error {
-	if s.has(RoleAuth) {
-		authv1.RegisterAuthServiceServer(s.grpc, authv1.UnimplementedAuthServiceServer{})
+	if d.auth != nil {
+		d.auth.Register(s.grpc)
 	}
 	if s.has(RoleEInvoice) {
-		einvoicev1.RegisterEInvoiceServiceServer(s.grpc, einvoicev1.UnimplementedEInvoiceServiceServer{})
+		db, err := d.store(ctx)
+		if err != nil {
+			return err
+		}
+		irp, err := d.irpClient()
+		if err != nil {
+			return err
+		}
+		certs, err := d.irpCertificates()
+		if err != nil {
+			return err
+		}
+		authConn, err := s.dial(s.serviceAddr(RoleAuth, s.cfg.AuthAddr))
+		if err != nil {
+			return err
+		}
+		src := sessions.NewAuthSource(authConn, callerauth.ServiceCredentials(d.serviceKey, RoleEInvoice))
+		svc, err := einvoice.New(ctx, einvoice.Config{
+			DB: db, IRP: irp.WithSessions(src), Certificates: certs, DefaultIRP: s.cfg.DefaultIRP,
+			AcceptSandboxGSTINs: d.sandbox != nil && s.cfg.IRPURLs == "",
+			Logger: s.log.With("role", RoleEInvoice), TracerProvider: s.tel.Tracer,
+		})
+		if err != nil {
+			return fmt.Errorf("einvoice: %w", err)
+		}
+		svc.Register(s.grpc)
 	}
 	if s.has(RoleEwayBill) {
 		ewaybillv1.RegisterEwayBillServiceServer(s.grpc, ewaybillv1.UnimplementedEwayBillServiceServer{})

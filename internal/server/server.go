@@ -97,6 +97,10 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 			return nil, fmt.Errorf("grpc-addr: %w", err)
 		}
 		s.GRPCAddr = lis.Addr().String()
+		if err := deps.prepare(ctx); err != nil {
+			_ = lis.Close()
+			return nil, err
+		}
 		s.grpc, s.health = platform.NewGRPCServer(platform.ServerOptions{Logger: s.log, Telemetry: s.tel, Auth: deps.authenticator()})
 		if err := s.registerServices(ctx, deps); err != nil {
 			_ = lis.Close()

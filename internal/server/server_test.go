@@ -18,12 +18,15 @@ import (
 	"github.com/irpgate/irpgate/internal/server"
 )
 
+const testAdminKey = "irpgate-test-admin-key-0123456789"
+
 // startAll boots --target=all on loopback ports chosen by the kernel.
 func startAll(t *testing.T) (*server.Server, *tracetest.InMemoryExporter) {
 	t.Helper()
 	cfg := server.Defaults()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.SandboxAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
+	cfg.AdminKey = testAdminKey
 	exp := tracetest.NewInMemoryExporter()
 	srv, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard, SpanExporter: exp})
 	require.NoError(t, err)
@@ -111,7 +114,10 @@ func TestUnknownTargetRefused(t *testing.T) {
 // RPCs not built yet answer 501 in the enriched envelope, with a request id.
 func TestUnbuiltRouteAnswers501Envelope(t *testing.T) {
 	srv, _ := startAll(t)
-	res, err := http.Get("http://" + srv.HTTPAddr + "/v1/ewaybill/irn/abc")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.HTTPAddr+"/v1/ewaybill/irn/abc", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Api-Key", testAdminKey)
+	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Equal(t, http.StatusNotImplemented, res.StatusCode)
@@ -124,4 +130,20 @@ func TestUnbuiltRouteAnswers501Envelope(t *testing.T) {
 	}
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
 	require.Equal(t, "err-not-implemented", body.Error.Message)
+}
+
+// Without an API key or token, service routes answer 401 in the envelope.
+func TestRESTWithoutCredentialsIs401(t *testing.T) {
+	srv, _ := startAll(t)
+	res, err := http.Get("http://" + srv.HTTPAddr + "/v1/auth/credentials")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	var body struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	require.Equal(t, "err-unauthenticated", body.Error.Message)
 }

@@ -98,7 +98,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, e
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, http.StatusNotFound, "err-route-not-found", "ClientRequest", map[string]any{"path": r.URL.Path})
 	})
-	return otelhttp.NewHandler(withRequestID(root), "gateway",
+	return otelhttp.NewHandler(withRequestID(newAPIKeyExchanger(conn).wrap(root)), "gateway",
 		otelhttp.WithTracerProvider(o.TracerProvider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),

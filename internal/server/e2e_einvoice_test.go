@@ -1,0 +1,386 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/server"
+	"github.com/irpgate/irpgate/internal/store/storetest"
+	"github.com/irpgate/irpgate/pkg/irpcrypto"
+)
+
+// The e-invoice flow end to end: `--target=all` (sandbox upstream) over real HTTP and gRPC,
+// on SQLite and on PostgreSQL.
+
+const (
+	e2eSeller   = "29AAACP7879D1Z0" // Sample Karnataka Co (sandbox master)
+	e2eBuyer    = "27AAAPI3182M002" // Test PAN Maharashtra (NIC test GSTIN)
+	e2eOther    = "24AAUPV7468F1ZW" // Sample Gujarat Co: a GSTIN the limited caller lacks
+	e2eAdminKey = "e2e-admin-key-0123456789abcdef0123456789"
+)
+
+type e2e struct {
+	srv    *server.Server
+	exp    *tracetest.InMemoryExporter
+	base   string // http://host:port of the gateway
+	conn   *grpc.ClientConn
+	certs  []*x509.Certificate
+	seller string // bearer token of a caller limited to e2eSeller
+	other  string // bearer token of a caller limited to e2eOther
+}
+
+func startE2E(t *testing.T, databaseURL string) *e2e {
+	t.Helper()
+	cfg := server.Defaults()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.SandboxAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.DatabaseURL = databaseURL
+	cfg.AdminKey = e2eAdminKey
+	exp := tracetest.NewInMemoryExporter()
+	srv, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard, SpanExporter: exp})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.WithoutCancel(t.Context()))) })
+
+	conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	e := &e2e{srv: srv, exp: exp, base: "http://" + srv.HTTPAddr, conn: conn}
+
+	// The IRP's signing certificate, as the sandbox publishes it.
+	var keys struct{ SigningCertificate string }
+	getJSON(t, srv.SandboxURL+"/sandbox/publickeys", &keys)
+	e.certs, err = irpcrypto.ParseCertificates([]byte(keys.SigningCertificate))
+	require.NoError(t, err)
+
+	// Admin: IRP credentials of the seller (the sandbox's API user), and two limited API keys.
+	auth := authv1.NewAuthServiceClient(conn)
+	admin := bearer(t.Context(), token(t, auth, e2eAdminKey))
+	var users []struct {
+		GSTIN        string `json:"gstin"`
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		UserName     string `json:"user_name"`
+		Password     string `json:"password"`
+	}
+	getJSON(t, srv.SandboxURL+"/sandbox/admin/users", &users)
+	for _, u := range users {
+		if u.GSTIN != e2eSeller {
+			continue
+		}
+		for _, irp := range []string{"NIC1", "NIC2"} {
+			_, err := auth.RegisterCredential(admin, &authv1.RegisterCredentialRequest{
+				Gstin: u.GSTIN, Irp: irp, ClientId: u.ClientID, ClientSecret: u.ClientSecret, Username: u.UserName, Password: u.Password})
+			if status.Code(err) != codes.AlreadyExists {
+				require.NoError(t, err)
+			}
+		}
+	}
+	for gstin, dst := range map[string]*string{e2eSeller: &e.seller, e2eOther: &e.other} {
+		k, err := auth.CreateApiKey(admin, &authv1.CreateApiKeyRequest{Tenant: "e2e", Gstins: []string{gstin}})
+		require.NoError(t, err)
+		*dst = token(t, auth, k.GetApiKey())
+	}
+	return e
+}
+
+func token(t *testing.T, auth authv1.AuthServiceClient, apiKey string) string {
+	t.Helper()
+	res, err := auth.IssueToken(t.Context(), &authv1.IssueTokenRequest{ApiKey: apiKey})
+	require.NoError(t, err)
+	require.NotEmpty(t, res.GetAccessToken())
+	return res.GetAccessToken()
+}
+
+func bearer(ctx context.Context, tok string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+}
+
+func getJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	res, err := http.Get(u)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode, u)
+	require.NoError(t, json.NewDecoder(res.Body).Decode(v))
+}
+
+type sandboxStats struct {
+	GenerateCalls int64 `json:"generate_calls"`
+	Generated     int64 `json:"generated"`
+	CancelCalls   int64 `json:"cancel_calls"`
+}
+
+func (e *e2e) stats(t *testing.T) sandboxStats {
+	var s sandboxStats
+	getJSON(t, e.srv.SandboxURL+"/sandbox/admin/stats", &s)
+	return s
+}
+
+// call makes one REST request and decodes the JSON answer.
+func (e *e2e) call(t *testing.T, method, path, tok string, body any, hdr map[string]string) (int, map[string]any, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, e.base+path, rd)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)
+	require.NotEmpty(t, res.Header.Get("X-Request-Id"), "every response carries a request id")
+	return res.StatusCode, out, res.Header
+}
+
+var e2eSeq atomic.Int64
+
+func e2eInvoice(docNo string) map[string]any {
+	if docNo == "" {
+		docNo = fmt.Sprintf("X%d-%d", time.Now().Unix()%100000, e2eSeq.Add(1))
+	}
+	ist := time.FixedZone("IST", 5*3600+1800)
+	return map[string]any{
+		"Version":    "1.1",
+		"TranDtls":   map[string]any{"TaxSch": "GST", "SupTyp": "B2B"},
+		"DocDtls":    map[string]any{"Typ": "INV", "No": docNo, "Dt": time.Now().In(ist).Format("02/01/2006")},
+		"SellerDtls": map[string]any{"Gstin": e2eSeller, "LglNm": "Sample Karnataka Co", "Addr1": "MG Road", "Loc": "Bengaluru", "Pin": 560003, "Stcd": "29"},
+		"BuyerDtls":  map[string]any{"Gstin": e2eBuyer, "LglNm": "Test PAN Maharashtra", "Pos": "27", "Addr1": "Fort", "Loc": "Mumbai", "Pin": 400001, "Stcd": "27"},
+		"ItemList": []any{map[string]any{"SlNo": "1", "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 2, "Unit": "KGS",
+			"UnitPrice": 100, "TotAmt": 200, "AssAmt": 200, "GstRt": 5, "IgstAmt": 10, "TotItemVal": 210}},
+		"ValDtls": map[string]any{"AssVal": 200, "IgstVal": 10, "TotInvVal": 210},
+	}
+}
+
+func (e *e2e) requireSigned(t *testing.T, signedInvoice, signedQR, irn string) {
+	t.Helper()
+	si, err := irpcrypto.Verify(signedInvoice, e.certs)
+	require.NoError(t, err)
+	require.Contains(t, string(si.Data), irn)
+	qr, err := irpcrypto.Verify(signedQR, e.certs)
+	require.NoError(t, err)
+	require.Contains(t, string(qr.Data), irn)
+}
+
+func TestEInvoiceEndToEnd(t *testing.T) {
+	backends := map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": postgresURL,
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			e := startE2E(t, backends[name](t))
+			// First, while no IRP session is cached, so that auth takes part in the trace.
+			t.Run("one trace per REST request", e.traceFlow)
+			t.Run("REST", e.restFlow)
+			t.Run("gRPC", e.grpcFlow)
+		})
+	}
+}
+
+func (e *e2e) restFlow(t *testing.T) {
+	inv := e2eInvoice("")
+	before := e.stats(t)
+
+	code, out, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, map[string]string{"Idempotency-Key": "rest-1"})
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	d := out["details"].(map[string]any)
+	irn := d["Irn"].(string)
+	require.Len(t, irn, 64)
+	require.NotEmpty(t, d["AckNo"])
+	require.NotEmpty(t, d["AckDt"])
+	e.requireSigned(t, d["SignedInvoice"].(string), d["SignedQRCode"].(string), irn)
+	require.Equal(t, before.GenerateCalls+1, e.stats(t).GenerateCalls)
+
+	// Posted again: the same registration, no second IRP call.
+	code, again, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, true, again["replayed"])
+	require.Equal(t, irn, again["details"].(map[string]any)["Irn"])
+	require.Equal(t, d["AckNo"], again["details"].(map[string]any)["AckNo"])
+	require.Equal(t, before.GenerateCalls+1, e.stats(t).GenerateCalls)
+
+	// The same Idempotency-Key with another body: 409.
+	code, conflict, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), map[string]string{"Idempotency-Key": "rest-1"})
+	require.Equal(t, http.StatusConflict, code, "%v", conflict)
+
+	code, byIRN, _ := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
+	require.Equal(t, http.StatusOK, code, "%v", byIRN)
+	require.Equal(t, irn, byIRN["details"].(map[string]any)["Irn"])
+
+	dd := inv["DocDtls"].(map[string]any)
+	code, byDoc, _ := e.call(t, http.MethodGet, "/v1/einvoice/documents/"+e2eSeller+"/INV/"+url.PathEscape(dd["No"].(string))+
+		"?doc_date="+url.QueryEscape(dd["Dt"].(string)), e.seller, nil, nil)
+	require.Equal(t, http.StatusOK, code, "%v", byDoc)
+	require.Equal(t, irn, byDoc["details"].(map[string]any)["Irn"])
+
+	code, verified, _ := e.call(t, http.MethodPost, "/v1/einvoice/verify", e.seller, map[string]any{"token": d["SignedQRCode"]}, nil)
+	require.Equal(t, http.StatusOK, code, "%v", verified)
+	require.Equal(t, true, verified["valid"])
+
+	code, cancelled, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn/cancel", e.seller,
+		map[string]any{"Irn": irn, "CnlRsn": "2", "CnlRem": "Data entry mistake"}, nil)
+	require.Equal(t, http.StatusOK, code, "%v", cancelled)
+	require.NotEmpty(t, cancelled["CancelDate"])
+	_, byIRN, _ = e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
+	require.Equal(t, "CNL", byIRN["details"].(map[string]any)["Status"])
+
+	// An invalid invoice: every error at once, in the enriched envelope.
+	bad := e2eInvoice("")
+	bad["TranDtls"].(map[string]any)["SupTyp"] = "B2X"
+	bad["ItemList"].([]any)[0].(map[string]any)["HsnCd"] = "1"
+	bad["ValDtls"].(map[string]any)["TotInvVal"] = 999
+	code, env, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, bad, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", env)
+	errObj := env["error"].(map[string]any)
+	require.Equal(t, "err-invalid-request-body", errObj["message"])
+	args := errObj["args"].(map[string]any)
+	require.Contains(t, args["errorLocation"], "TranDtls -> SupTyp")
+	require.GreaterOrEqual(t, len(args["errors"].([]any)), 3, "%v", args)
+
+	// A caller without the seller GSTIN: 403, nothing sent.
+	calls := e.stats(t).GenerateCalls
+	code, denied, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.other, e2eInvoice(""), nil)
+	require.Equal(t, http.StatusForbidden, code, "%v", denied)
+	require.Equal(t, calls, e.stats(t).GenerateCalls)
+}
+
+func (e *e2e) grpcFlow(t *testing.T) {
+	c := einvoicev1.NewEInvoiceServiceClient(e.conn)
+	ctx := bearer(t.Context(), e.seller)
+	inv := e2eInvoice("")
+	st := mustStruct(t, inv)
+	gen, err := c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: st})
+	require.NoError(t, err)
+	d := gen.GetDetails()
+	e.requireSigned(t, d.GetSignedInvoice(), d.GetSignedQrCode(), d.GetIrn())
+
+	calls := e.stats(t).GenerateCalls
+	again, err := c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: st})
+	require.NoError(t, err)
+	require.True(t, again.GetReplayed())
+	require.Equal(t, d.GetIrn(), again.GetDetails().GetIrn())
+	require.Equal(t, calls, e.stats(t).GenerateCalls)
+
+	byIRN, err := c.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: d.GetIrn()})
+	require.NoError(t, err)
+	require.Equal(t, d.GetAckNo(), byIRN.GetDetails().GetAckNo())
+	dd := inv["DocDtls"].(map[string]any)
+	byDoc, err := c.GetIrnByDocument(ctx, &einvoicev1.GetIrnByDocumentRequest{Gstin: e2eSeller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string)})
+	require.NoError(t, err)
+	require.Equal(t, d.GetIrn(), byDoc.GetDetails().GetIrn())
+
+	cnl, err := c.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: d.GetIrn(), CnlRsn: "3", CnlRem: "Order cancelled"})
+	require.NoError(t, err)
+	require.NotEmpty(t, cnl.GetCancelDate())
+
+	bad := e2eInvoice("")
+	bad["TranDtls"].(map[string]any)["SupTyp"] = "B2X"
+	bad["ValDtls"].(map[string]any)["TotInvVal"] = 999
+	_, err = c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: mustStruct(t, bad)})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+
+	_, err = c.GenerateIrn(bearer(t.Context(), e.other), &einvoicev1.GenerateIrnRequest{Invoice: mustStruct(t, e2eInvoice(""))})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+}
+
+// One REST request is one trace: the gateway, the einvoice service, auth (the IRP session),
+// the outbound IRP call and the store all share its trace id.
+func (e *e2e) traceFlow(t *testing.T) {
+	e.exp.Reset()
+	code, out, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), nil)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+
+	var names []string
+	require.Eventually(t, func() bool {
+		names = names[:0]
+		spans := e.exp.GetSpans()
+		var root string
+		for _, s := range spans {
+			if strings.Contains(s.Name, "/v1/einvoice/irn") || (!s.Parent.IsValid() && strings.HasPrefix(s.Name, "POST")) {
+				root = s.SpanContext.TraceID().String()
+			}
+		}
+		if root == "" {
+			return false
+		}
+		for _, s := range spans {
+			if s.SpanContext.TraceID().String() == root {
+				names = append(names, s.Name)
+			}
+		}
+		joined := strings.Join(names, "\n")
+		return strings.Contains(joined, "EInvoiceService/GenerateIrn") && // gRPC client and server
+			strings.Contains(joined, "store.") && // the store
+			strings.Contains(joined, "irp.") && // the outbound IRP call
+			strings.Contains(joined, "AuthService/") // the IRP session from auth
+	}, 5*time.Second, 50*time.Millisecond, "spans: %v", names)
+	t.Logf("spans of the trace: %v", names)
+}
+
+func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
+	t.Helper()
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(b, &v))
+	s, err := structpb.NewStruct(v)
+	require.NoError(t, err)
+	return s
+}
+
+// postgresURL is the test PostgreSQL server with a schema of its own for one server.
+func postgresURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(storetest.EnvDatabaseURL)
+	if base == "" {
+		base = storetest.DefaultDatabaseURL
+	}
+	db := storetest.Postgres(t) // an admin connection whose cleanup closes it after the drop below
+	schema := fmt.Sprintf("e2e_%d", time.Now().UnixNano())
+	_, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = db.ExecContext(context.WithoutCancel(t.Context()), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
