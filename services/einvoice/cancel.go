@@ -1,0 +1,175 @@
+package einvoice
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
+	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+)
+
+// nicTime is the layout of AckDt and CancelDate (IST).
+const nicTime = "2006-01-02 15:04:05"
+
+// cancelWindow is how long after AckDt an IRN may be cancelled (NIC 2270 after).
+const cancelWindow = 24 * time.Hour
+
+// CancelIrn cancels a registered IRN. The IRP's rules are applied locally first (24 hours
+// from AckDt, no active e-way bill), and an IRN the IRP reports as already cancelled (9999)
+// counts as cancelled.
+func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnRequest) (*einvoicev1.CancelIrnResponse, error) {
+	irn := strings.ToLower(strings.TrimSpace(req.GetIrn()))
+	var vs []platform.FieldViolation
+	if !isIRN(irn) {
+		vs = append(vs, platform.FieldViolation{Field: "Irn", Reason: "INVALID_FORMAT", NICCode: "2145",
+			Description: "Irn must be the 64-character hexadecimal IRN"})
+	}
+	switch req.GetCnlRsn() {
+	case "1", "2", "3", "4":
+	default:
+		vs = append(vs, platform.FieldViolation{Field: "CnlRsn", Reason: "INVALID_ENUM",
+			Description: "CnlRsn must be 1 (duplicate), 2 (data entry mistake), 3 (order cancelled) or 4 (other)"})
+	}
+	if rem := strings.TrimSpace(req.GetCnlRem()); rem == "" || utf8.RuneCountInString(rem) > 100 {
+		vs = append(vs, platform.FieldViolation{Field: "CnlRem", Reason: "INVALID_LENGTH",
+			Description: "CnlRem is required and must be at most 100 characters"})
+	}
+	if len(vs) > 0 {
+		return nil, platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST,
+			"the cancel request is invalid", nil, vs...).Err()
+	}
+
+	rec, err := s.docs.byIRN(ctx, irn)
+	switch {
+	case store.IsNotFound(err):
+		if req.GetGstin() == "" {
+			return nil, notFound("IRN "+irn+" is not in the store; give the seller GSTIN to cancel it on the IRP", map[string]string{"irn": irn})
+		}
+		if err := authorize(ctx, req.GetGstin()); err != nil {
+			return nil, err
+		}
+		rec, err = s.fetch(ctx, req.GetGstin(), s.cfg.DefaultIRP, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+			return s.irp.GetIRN(ctx, req.GetGstin(), irn, opts...)
+		})
+		if err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, internal(err.Error())
+	}
+	if err := authorize(ctx, rec.Key.SellerGSTIN); err != nil {
+		return nil, err
+	}
+
+	unlock, err := s.locks.lock(ctx, docKeyString(rec.Key))
+	if err != nil {
+		return nil, irpFailure(ctx, err)
+	}
+	defer unlock()
+	if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {
+		return nil, internal(err.Error())
+	}
+	switch rec.State {
+	case stateCancelled:
+		return &einvoicev1.CancelIrnResponse{Irn: rec.IRN, CancelDate: rec.CancelDate, AlreadyCancelled: true}, nil
+	case stateActive:
+	default:
+		return nil, notFound("IRN "+irn+" is not registered", map[string]string{"irn": irn})
+	}
+
+	if ack, err := time.ParseInLocation(nicTime, rec.AckDt, irpclient.IST); err == nil && s.now().Sub(ack) > cancelWindow {
+		return nil, platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_CANCEL_WINDOW_CLOSED,
+			"the allowed cancellation time limit is crossed (24 hours from AckDt "+rec.AckDt+"), you cannot cancel the IRN (NIC 2270)",
+			map[string]string{"irp_error_codes": codeCancelWindow, "irn": irn, "ack_dt": rec.AckDt}).Err()
+	}
+	if rec.EwbNo > 0 {
+		if st, err := s.irp.GetEWBByIRN(ctx, rec.Key.SellerGSTIN, irn, irpclient.WithIRP(rec.IRP)); err == nil && st.Status == "ACT" {
+			return nil, activeEwayBill(irn, st.EwbNo)
+		}
+	}
+
+	cancelDate, already, err := s.cancelAtIRP(ctx, rec, irpclient.CancelIRNRequest{Irn: irn, CnlRsn: req.GetCnlRsn(), CnlRem: strings.TrimSpace(req.GetCnlRem())})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.docs.markCancelled(ctx, irn, cancelDate, req.GetCnlRsn(), strings.TrimSpace(req.GetCnlRem())); err != nil {
+		return nil, internal(err.Error())
+	}
+	return &einvoicev1.CancelIrnResponse{Irn: irn, CancelDate: cancelDate, AlreadyCancelled: already}, nil
+}
+
+// cancelAtIRP sends the cancellation until its outcome is known. A 9999 after a lost answer
+// is this call's own cancellation; a 9999 on the first answer is someone else's.
+func (s *Service) cancelAtIRP(ctx context.Context, rec *record, req irpclient.CancelIRNRequest) (cancelDate string, already bool, err error) {
+	sent := false
+	var lastErr error
+	for attempt := 0; attempt < s.cfg.MaxAttempts; attempt++ {
+		if attempt > 0 && s.sleep(ctx, attempt) != nil {
+			break
+		}
+		res, err := s.irp.CancelIRN(ctx, rec.Key.SellerGSTIN, req, irpclient.WithIRP(rec.IRP))
+		if err == nil {
+			date := res.CancelDate
+			if date == "" {
+				date = s.now().In(irpclient.IST).Format(nicTime)
+			}
+			return date, false, nil
+		}
+		var ie *irpclient.Error
+		if errors.As(err, &ie) {
+			switch {
+			case ie.Has(irpclient.CodeInvoiceNotActive):
+				return s.now().In(irpclient.IST).Format(nicTime), !sent, nil
+			case ie.Has(codeCancelWindow):
+				return "", false, platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_CANCEL_WINDOW_CLOSED,
+					"the IRP says the allowed cancellation time limit is crossed (NIC 2270)",
+					map[string]string{"irp_error_codes": codeCancelWindow, "irn": req.Irn}).Err()
+			case ie.Has(codeActiveEwayBill):
+				return "", false, activeEwayBill(req.Irn, 0)
+			}
+			return "", false, irpRefused(ie)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if irpclient.IsOutcomeUnknown(err) || irpclient.IsTransport(err) {
+			sent = sent || irpclient.IsOutcomeUnknown(err)
+			lastErr = err
+			continue
+		}
+		return "", false, irpFailure(ctx, err)
+	}
+	if lastErr == nil {
+		lastErr = ctx.Err()
+	}
+	return "", false, irpFailure(ctx, lastErr)
+}
+
+func activeEwayBill(irn string, ewbNo int64) error {
+	meta := map[string]string{"irp_error_codes": codeActiveEwayBill, "irn": irn}
+	if ewbNo > 0 {
+		meta["ewb_no"] = itoa(int(ewbNo))
+	}
+	return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_ACTIVE_EWAY_BILL,
+		"this IRN cannot be cancelled because an e-way bill is active; cancel the e-way bill first (NIC 2230)", meta).Err()
+}
+
+func isIRN(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,120 @@
+package einvoice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
+	"github.com/irpgate/irpgate/internal/platform"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+)
+
+// NIC codes this service reacts to besides those irpclient names.
+const (
+	codeGSTINInvalid      = "3028"
+	codeGSTINInactive     = "3029"
+	codeCancelWindow      = "2270"
+	codeActiveEwayBill    = "2230"
+	codeIRNNotAvailable   = "2148"
+	codeIRNNotFound       = "2154"
+	codeInvalidDocType    = "2161"
+	codeNotAuthorisedRead = "2226"
+)
+
+// invalidDocument is the InvalidArgument status of a document that fails validation:
+// every violation, each with its NIC path, message and our reason.
+func invalidDocument(ve *doc.ValidationError) error {
+	vs := make([]platform.FieldViolation, 0, len(ve.Violations))
+	for _, v := range ve.Violations {
+		vs = append(vs, platform.FieldViolation{Field: v.Field, Description: v.Message, Reason: v.Reason, NICCode: v.NICCode})
+	}
+	meta := map[string]string{"violations": itoa(len(vs))}
+	if codes := ve.NICCodes(); len(codes) > 0 {
+		meta["irp_error_codes"] = strings.Join(codes, ",")
+	}
+	return platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST,
+		"the document is invalid: "+ve.Error(), meta, vs...).Err()
+}
+
+// invalidRequest is an InvalidArgument status for request fields outside the document.
+func invalidRequest(field, reason, msg string) error {
+	return platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST, msg, nil,
+		platform.FieldViolation{Field: field, Description: msg, Reason: reason}).Err()
+}
+
+// irpRefused is the status of an IRP Status-0 answer, with its codes, details and InfoDtls
+// in the metadata the REST gateway turns into HTTP 502 err-irp-returned-error.
+func irpRefused(e *irpclient.Error) error {
+	details, _ := json.Marshal(e.Details)
+	meta := map[string]string{
+		"irp_error_codes":   strings.Join(e.Codes(), ","),
+		"irp_error_details": string(details),
+	}
+	if e.IRP != "" {
+		meta["irp"] = e.IRP
+	}
+	if len(e.Info) > 0 {
+		meta["irp_info_details"] = string(infoJSON(e.Info))
+	}
+	msg := "the IRP refused the request"
+	if len(e.Details) > 0 {
+		msg += ": " + e.Details[0].Code + " " + e.Details[0].Message
+	}
+	return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_IRP_ERROR, msg, meta).Err()
+}
+
+// irpFailure translates any error of an IRP call that is not handled on the spot.
+func irpFailure(ctx context.Context, err error) error {
+	var ie *irpclient.Error
+	switch {
+	case errors.As(err, &ie):
+		return irpRefused(ie)
+	case ctx.Err() != nil:
+		return platform.Status(codes.DeadlineExceeded, errorsv1.ErrorReason_ERROR_REASON_IRP_UNAVAILABLE,
+			"the request ended before the IRP answered", nil).Err()
+	case irpclient.IsOutcomeUnknown(err):
+		return platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
+			"the IRP did not answer readably; the request is safe to repeat", nil).Err()
+	case irpclient.IsTransport(err):
+		return platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_IRP_UNAVAILABLE,
+			"the IRP is unreachable; try again", nil).Err()
+	case errors.Is(err, irpclient.ErrNoSessionSource):
+		return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_CREDENTIALS_MISSING,
+			"no IRP session source is configured", nil).Err()
+	default:
+		return platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_IRP_AUTH_FAILED,
+			"no IRP session for this GSTIN: "+err.Error(), nil).Err()
+	}
+}
+
+func notFound(msg string, meta map[string]string) error {
+	return platform.Status(codes.NotFound, errorsv1.ErrorReason_ERROR_REASON_NOT_FOUND, msg, meta).Err()
+}
+
+func internal(msg string) error {
+	return platform.Status(codes.Internal, errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED, msg, nil).Err()
+}
+
+func forbidden(gstin string) error {
+	return platform.Status(codes.PermissionDenied, errorsv1.ErrorReason_ERROR_REASON_GSTIN_NOT_ALLOWED,
+		"the caller may not act for GSTIN "+gstin, map[string]string{"gstin": gstin}).Err()
+}
+
+// authorize refuses a caller that may not act for gstin. Without a caller in the context
+// (no verifier installed: tests, single-user set-ups) everything is allowed.
+func authorize(ctx context.Context, gstin string) error {
+	if callerMayActFor(ctx, gstin) {
+		return nil
+	}
+	return forbidden(gstin)
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

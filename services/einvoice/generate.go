@@ -1,0 +1,379 @@
+package einvoice
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
+	"github.com/irpgate/irpgate/internal/platform"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+	"github.com/irpgate/irpgate/pkg/irpcrypto"
+)
+
+// IdempotencyKeyHeader is the gRPC metadata key (and, through the gateway, the REST header)
+// of an idempotency key.
+const IdempotencyKeyHeader = "idempotency-key"
+
+// totalTolerance is how far two TotInvVal may differ and still be the same document.
+const totalTolerance = 0.005
+
+// GenerateIrn validates a document, registers it with the IRP exactly once and answers
+// with the signed registration.
+func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRequest) (*einvoicev1.GenerateIrnResponse, error) {
+	if req.GetInvoice() == nil {
+		return nil, invalidRequest("invoice", doc.ReasonRequired, "invoice is required")
+	}
+	// Struct holds the NIC JSON; encoding/json writes it with sorted keys, so the same
+	// document always gives the same bytes (and the same Idempotency-Key check).
+	body, err := json.Marshal(req.GetInvoice().AsMap())
+	if err != nil {
+		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, "invoice is not valid JSON: "+err.Error())
+	}
+	// Refuse a caller without the seller GSTIN before anything else is looked at.
+	if seller := sellerOf(req.GetInvoice()); seller != "" {
+		if err := authorize(ctx, seller); err != nil {
+			return nil, err
+		}
+	}
+
+	_, span := s.tracer.Start(ctx, "einvoice.validate")
+	opts := doc.Options{Now: s.now(), AcceptSandboxGSTINs: s.cfg.AcceptSandboxGSTINs}
+	if req.GetLargeTaxpayer() {
+		opts.ReportingWindowDays = 30
+	}
+	inv, err := doc.Check(body, opts)
+	var ve *doc.ValidationError
+	if errors.As(err, &ve) {
+		span.SetAttributes(attribute.Int("einvoice.violations", len(ve.Violations)))
+		span.End()
+		return nil, invalidDocument(ve)
+	}
+	span.End()
+	if err != nil {
+		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, err.Error())
+	}
+	if err := authorize(ctx, inv.SellerGSTIN()); err != nil {
+		return nil, err
+	}
+
+	k := inv.Key()
+	sum := sha256.Sum256(body)
+	bodySum := hex.EncodeToString(sum[:])
+	if key := incoming(ctx, IdempotencyKeyHeader); key != "" {
+		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
+		if err != nil {
+			return nil, internal(err.Error())
+		}
+		if prev != nil && prev.BodySHA256 != bodySum {
+			return nil, platform.Status(grpccodes.AlreadyExists, errorsv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
+				"the Idempotency-Key was used before with a different body", map[string]string{IdempotencyKeyHeader: key}).Err()
+		}
+	}
+
+	unlock, err := s.locks.lock(ctx, docKeyString(k))
+	if err != nil {
+		return nil, irpFailure(ctx, err)
+	}
+	defer unlock()
+
+	irp := strings.ToUpper(req.GetIrp())
+	if irp == "" {
+		irp = s.cfg.DefaultIRP
+	}
+	date, _ := inv.DocDate()
+	rec := &record{
+		Key: k, DocDate: doc.FormatDate(date), IRN: inv.IRN(), IRP: irp,
+		BuyerGSTIN: inv.BuyerGSTIN(), TotInvVal: inv.TotalInvoiceValue(),
+		BodySHA256: bodySum, RequestJSON: string(body), State: statePending,
+	}
+	existing, err := s.docs.claimPending(ctx, rec)
+	if err != nil {
+		return nil, internal(err.Error())
+	}
+	if existing != nil && existing.registered() {
+		if existing.BodySHA256 != bodySum && !sameEssentials(existing.BuyerGSTIN, existing.TotInvVal, inv) {
+			return nil, duplicateConflict(existing.IRN, existing.AckNo, existing.AckDt, existing.BuyerGSTIN, existing.TotInvVal)
+		}
+		return &einvoicev1.GenerateIrnResponse{Details: detailsOf(existing), Replayed: true}, nil
+	}
+	if existing != nil {
+		irp = existing.IRP // a document already sent stays on its IRP
+		if req.GetIrp() != "" {
+			irp = strings.ToUpper(req.GetIrp())
+		}
+	}
+
+	replayed, err := s.register(ctx, inv, body, irp)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.docs.byKey(ctx, s.cfg.DB, k)
+	if err != nil {
+		return nil, internal("read stored registration: " + err.Error())
+	}
+	return &einvoicev1.GenerateIrnResponse{Details: detailsOf(stored), Replayed: replayed}, nil
+}
+
+// finalError ends the retry loop of register.
+type finalError struct{ err error }
+
+func (f finalError) Error() string { return f.err.Error() }
+
+// register sends the document until the IRP's answer is known and stored: a lost answer
+// is sent again, and 2150 + DUPIRN is reconciled against the original. It reports whether
+// the registration is an earlier one (not this call's) that was adopted. The loop is bounded by MaxAttempts
+// and by ctx.
+func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string) (adopted bool, err error) {
+	ctx, span := s.tracer.Start(ctx, "einvoice.register")
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, "not registered")
+		}
+		span.End()
+	}()
+	k := inv.Key()
+	seller := inv.SellerGSTIN()
+	synced := false
+	sent := false // a send of this call may have registered the document
+	var lastErr error
+	for attempt := 0; attempt < s.cfg.MaxAttempts; attempt++ {
+		if attempt > 0 {
+			if s.sleep(ctx, attempt) != nil {
+				break
+			}
+		}
+		span.SetAttributes(attribute.Int("einvoice.attempts", attempt+1))
+		det, err := s.irp.GenerateIRN(ctx, seller, body, irpclient.WithIRP(irp))
+		if err == nil {
+			if err := s.verifyDetails(det); err != nil {
+				return false, internal("the IRP's signed answer did not verify: " + err.Error())
+			}
+			if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
+				return false, internal(err.Error())
+			}
+			return false, nil
+		}
+		if dup, ok := irpclient.DuplicateIRN(err); ok {
+			irn := inv.IRN()
+			if dup != nil && dup.Irn != "" {
+				irn = dup.Irn
+			}
+			span.AddEvent("duplicate irn", trace.WithAttributes(attribute.String("irn", irn)))
+			err := s.reconcile(ctx, inv, irn, dup, irp)
+			var fe finalError
+			if errors.As(err, &fe) {
+				return false, fe.err
+			}
+			if err == nil {
+				return !sent, nil
+			}
+			lastErr = err
+			continue
+		}
+		var ie *irpclient.Error
+		if errors.As(err, &ie) {
+			buyer := inv.BuyerGSTIN()
+			if !synced && (ie.Has(codeGSTINInvalid) || ie.Has(codeGSTINInactive)) && buyer != "URP" {
+				// The IRP's GSTIN master may be stale: refresh the buyer from the common portal
+				// once and send again if it is active.
+				synced = true
+				d, serr := s.irp.SyncGSTIN(ctx, seller, buyer, irpclient.WithIRP(irp))
+				if serr == nil && d.Active() {
+					continue
+				}
+			}
+			_ = s.docs.fail(ctx, k, strings.Join(ie.Codes(), ","))
+			return false, irpRefused(ie)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if irpclient.IsOutcomeUnknown(err) || irpclient.IsTransport(err) {
+			s.log.DebugContext(ctx, "IRP answer not known; sending the document again",
+				"irn", inv.IRN(), "attempt", attempt+1, "error", err.Error())
+			sent = sent || irpclient.IsOutcomeUnknown(err)
+			lastErr = err
+			continue
+		}
+		return false, irpFailure(ctx, err)
+	}
+	if lastErr == nil {
+		lastErr = ctx.Err()
+	}
+	s.log.WarnContext(ctx, "IRP outcome still unknown after retries; the document stays pending",
+		"irn", inv.IRN(), "error", fmt.Sprint(lastErr))
+	if ctx.Err() != nil {
+		return false, irpFailure(ctx, ctx.Err())
+	}
+	return false, platform.Status(grpccodes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
+		"the IRP's answer is not known yet; send the same document again to finish", map[string]string{"irn": inv.IRN()}).Err()
+}
+
+// reconcile adopts the original registration of a document the IRP reports as a duplicate
+// (2150): it reads it by IRN, verifies the signature and compares buyer GSTIN and total.
+// A transient failure is returned as is (the caller sends again); anything else is final.
+func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, dup *irpclient.DupIRN, irp string) error {
+	k := inv.Key()
+	det, err := s.irp.GetIRN(ctx, inv.SellerGSTIN(), irn, irpclient.WithIRP(irp))
+	var ie *irpclient.Error
+	switch {
+	case errors.As(err, &ie) && ie.Has(irpclient.CodeIRNTooOld) && dup != nil:
+		// Too old to read back: keep what DUPIRN says, without signed data.
+		det = &irpclient.IRNDetails{AckNo: dup.AckNo, AckDt: dup.AckDt, Irn: dup.Irn, Status: "ACT"}
+		if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
+			return finalError{internal(err.Error())}
+		}
+		return nil
+	case ie != nil:
+		return finalError{irpRefused(ie)}
+	case err != nil:
+		return err
+	}
+	signed, err := irpcrypto.Verify(det.SignedInvoice, s.cfg.Certificates)
+	if err == nil {
+		_, err = irpcrypto.Verify(det.SignedQRCode, s.cfg.Certificates)
+	}
+	if err != nil {
+		return finalError{internal("the IRP's registration of the duplicate did not verify: " + err.Error())}
+	}
+	var claims signedInvoiceClaims
+	if err := json.Unmarshal(signed.Data, &claims); err != nil {
+		return finalError{internal("the IRP's signed invoice is unreadable: " + err.Error())}
+	}
+	if !sameEssentials(claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, inv) {
+		// The IRP holds another document under this number: mirror the IRP's truth, and
+		// tell the caller clearly instead of attaching this IRN to their document.
+		if err := s.docs.adoptForeign(ctx, k, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, string(signed.Data), det); err != nil {
+			return finalError{internal(err.Error())}
+		}
+		return finalError{duplicateConflict(det.Irn, det.AckNo, det.AckDt, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal)}
+	}
+	if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
+		return finalError{internal(err.Error())}
+	}
+	return nil
+}
+
+// signedInvoiceClaims is what the service reads from a SignedInvoice's data claim.
+type signedInvoiceClaims struct {
+	AckNo      json.Number `json:"AckNo"`
+	AckDt      string      `json:"AckDt"`
+	Irn        string      `json:"Irn"`
+	DocDtls    struct{ Typ, No, Dt string }
+	SellerDtls struct{ Gstin string }
+	BuyerDtls  struct{ Gstin string }
+	ValDtls    struct{ TotInvVal float64 }
+}
+
+func sameEssentials(buyer string, total float64, inv *doc.Invoice) bool {
+	return strings.EqualFold(buyer, inv.BuyerGSTIN()) && math.Abs(total-inv.TotalInvoiceValue()) <= totalTolerance
+}
+
+func duplicateConflict(irn string, ackNo int64, ackDt, buyer string, total float64) error {
+	return platform.Status(grpccodes.AlreadyExists, errorsv1.ErrorReason_ERROR_REASON_DUPLICATE_CONFLICT,
+		"an e-invoice with this document number is already registered with different details (buyer GSTIN or total invoice value)",
+		map[string]string{
+			"irn": irn, "ack_no": strconv.FormatInt(ackNo, 10), "ack_dt": ackDt,
+			"registered_buyer_gstin": buyer, "registered_tot_inv_val": strconv.FormatFloat(total, 'f', 2, 64),
+			"irp_error_codes": irpclient.CodeDuplicateIRN,
+		}).Err()
+}
+
+// verifyDetails checks both signatures of a registration and that the signed invoice is
+// the IRN it claims to be.
+func (s *Service) verifyDetails(det *irpclient.IRNDetails) error {
+	signed, err := irpcrypto.Verify(det.SignedInvoice, s.cfg.Certificates)
+	if err != nil {
+		return fmt.Errorf("SignedInvoice: %w", err)
+	}
+	if _, err := irpcrypto.Verify(det.SignedQRCode, s.cfg.Certificates); err != nil {
+		return fmt.Errorf("SignedQRCode: %w", err)
+	}
+	var claims signedInvoiceClaims
+	if err := json.Unmarshal(signed.Data, &claims); err != nil {
+		return fmt.Errorf("SignedInvoice data: %w", err)
+	}
+	if claims.Irn != "" && !strings.EqualFold(claims.Irn, det.Irn) {
+		return fmt.Errorf("SignedInvoice is for IRN %s, not %s", claims.Irn, det.Irn)
+	}
+	return nil
+}
+
+// sleep waits before attempt n (exponential, jittered, capped) or until ctx ends.
+func (s *Service) sleep(ctx context.Context, n int) error {
+	d := s.cfg.RetryBaseDelay << min(n-1, 10)
+	d = min(d, s.cfg.RetryMaxDelay)
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func incoming(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+func docKeyString(k doc.DocKey) string {
+	return k.SellerGSTIN + "|" + k.FY + "|" + k.DocType + "|" + k.DocNo
+}
+
+// sellerOf reads SellerDtls.Gstin from the raw document, for the permission check that
+// comes before validation.
+func sellerOf(s *structpb.Struct) string {
+	sd := s.GetFields()["SellerDtls"].GetStructValue()
+	return strings.TrimSpace(sd.GetFields()["Gstin"].GetStringValue())
+}
+
+// detailsOf is the API form of a stored registration.
+func detailsOf(r *record) *einvoicev1.IrnDetails {
+	d := &einvoicev1.IrnDetails{
+		AckNo: r.AckNo, AckDt: r.AckDt, Irn: r.IRN, SignedInvoice: r.SignedInvoice, SignedQrCode: r.SignedQRCode,
+		Status: "ACT", EwbNo: r.EwbNo, EwbDt: r.EwbDt, EwbValidTill: r.EwbValidTill, Remarks: r.Remarks,
+		CancelDate: r.CancelDate, Irp: r.IRP,
+	}
+	if r.State == stateCancelled {
+		d.Status = "CNL"
+	}
+	if r.InfoJSON != "" {
+		var info []struct {
+			InfCd string `json:"InfCd"`
+			Desc  any    `json:"Desc"`
+		}
+		if json.Unmarshal([]byte(r.InfoJSON), &info) == nil {
+			for _, i := range info {
+				v, err := structpb.NewValue(i.Desc)
+				if err != nil {
+					v = structpb.NewStringValue(fmt.Sprint(i.Desc))
+				}
+				d.InfoDtls = append(d.InfoDtls, &einvoicev1.InfoDetail{InfCd: i.InfCd, Desc: v})
+			}
+		}
+	}
+	return d
+}

@@ -1,0 +1,216 @@
+package einvoice
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
+	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/store"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+	"github.com/irpgate/irpgate/pkg/irpcrypto"
+)
+
+// GetIrn answers from the store, else reads the IRN from the IRP (within its retention
+// window) and stores it.
+func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error) {
+	irn := strings.ToLower(strings.TrimSpace(req.GetIrn()))
+	if !isIRN(irn) {
+		return nil, invalidRequest("irn", "INVALID_FORMAT", "irn must be the 64-character hexadecimal IRN")
+	}
+	rec, err := s.docs.byIRN(ctx, irn)
+	switch {
+	case err == nil && rec.registered():
+		if err := authorize(ctx, rec.Key.SellerGSTIN); err != nil {
+			return nil, err
+		}
+		return &einvoicev1.GetIrnResponse{Details: detailsOf(rec)}, nil
+	case err != nil && !store.IsNotFound(err):
+		return nil, internal(err.Error())
+	}
+	gstin := strings.ToUpper(strings.TrimSpace(req.GetGstin()))
+	if gstin == "" && rec != nil {
+		gstin = rec.Key.SellerGSTIN
+	}
+	if gstin == "" {
+		return nil, notFound("IRN "+irn+" is not in the store; give the seller GSTIN to read it from the IRP", map[string]string{"irn": irn})
+	}
+	if err := authorize(ctx, gstin); err != nil {
+		return nil, err
+	}
+	rec, err = s.fetch(ctx, gstin, s.irpOf(req.GetIrp()), func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+		return s.irp.GetIRN(ctx, gstin, irn, opts...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &einvoicev1.GetIrnResponse{Details: detailsOf(rec)}, nil
+}
+
+// GetIrnByDocument answers from the store, else asks the IRP by document type, number and
+// date and stores the answer.
+func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnByDocumentRequest) (*einvoicev1.GetIrnByDocumentResponse, error) {
+	gstin := strings.ToUpper(strings.TrimSpace(req.GetGstin()))
+	docType := strings.ToUpper(strings.TrimSpace(req.GetDocType()))
+	docNo := strings.TrimSpace(req.GetDocNo())
+	var vs []platform.FieldViolation
+	if gstin == "" {
+		vs = append(vs, platform.FieldViolation{Field: "gstin", Reason: doc.ReasonRequired, Description: "gstin is required"})
+	}
+	switch docType {
+	case "INV", "CRN", "DBN":
+	default:
+		vs = append(vs, platform.FieldViolation{Field: "doc_type", Reason: doc.ReasonInvalidEnum, NICCode: codeInvalidDocType,
+			Description: "doc_type must be INV, CRN or DBN"})
+	}
+	if docNo == "" {
+		vs = append(vs, platform.FieldViolation{Field: "doc_no", Reason: doc.ReasonRequired, Description: "doc_no is required"})
+	}
+	var key *doc.DocKey
+	if req.GetDocDate() != "" {
+		if _, err := doc.ParseDate(req.GetDocDate()); err != nil {
+			vs = append(vs, platform.FieldViolation{Field: "doc_date", Reason: doc.ReasonInvalidDate, NICCode: "2144",
+				Description: "doc_date must be a date written dd/MM/yyyy"})
+		} else {
+			k := (&doc.Invoice{SellerDtls: doc.SellerDtls{Gstin: gstin}, DocDtls: doc.DocDtls{Typ: docType, No: docNo, Dt: req.GetDocDate()}}).Key()
+			key = &k
+		}
+	}
+	if len(vs) > 0 {
+		return nil, platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST,
+			"the document look-up is invalid", nil, vs...).Err()
+	}
+	if err := authorize(ctx, gstin); err != nil {
+		return nil, err
+	}
+
+	var rec *record
+	var err error
+	if key != nil {
+		rec, err = s.docs.byKey(ctx, s.cfg.DB, *key)
+	} else {
+		rec, err = s.docs.latestByNumber(ctx, gstin, docType, docNo)
+		if store.IsNotFound(err) && strings.ToUpper(docNo) != docNo {
+			rec, err = s.docs.latestByNumber(ctx, gstin, docType, strings.ToUpper(docNo))
+		}
+	}
+	switch {
+	case err == nil && rec.registered():
+		return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec)}, nil
+	case err != nil && !store.IsNotFound(err):
+		return nil, internal(err.Error())
+	}
+	docDate := req.GetDocDate()
+	if docDate == "" && rec != nil {
+		docDate = rec.DocDate
+	}
+	if docDate == "" {
+		return nil, notFound("the document is not in the store; give doc_date to read it from the IRP", nil)
+	}
+	rec, err = s.fetch(ctx, gstin, s.irpOf(req.GetIrp()), func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+		return s.irp.GetIRNByDocument(ctx, gstin, docType, docNo, docDate, opts...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec)}, nil
+}
+
+func (s *Service) irpOf(irp string) string {
+	if irp = strings.ToUpper(strings.TrimSpace(irp)); irp != "" {
+		return irp
+	}
+	return s.cfg.DefaultIRP
+}
+
+// fetch reads a registration from the IRP, verifies it and stores it.
+func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irpclient.CallOption) (*irpclient.IRNDetails, error)) (*record, error) {
+	det, err := read(irpclient.WithIRP(irp))
+	var ie *irpclient.Error
+	switch {
+	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound) || ie.Has(irpclient.CodeIRNTooOld)):
+		details, _ := json.Marshal(ie.Details)
+		return nil, notFound("the IRP has no e-invoice for this request (or it is past its retention window)",
+			map[string]string{"irp_error_codes": strings.Join(ie.Codes(), ","), "irp_error_details": string(details)})
+	case err != nil:
+		return nil, irpFailure(ctx, err)
+	}
+	signed, err := irpcrypto.Verify(det.SignedInvoice, s.cfg.Certificates)
+	if err == nil {
+		err = s.verifyDetails(det)
+	}
+	if err != nil {
+		return nil, internal("the IRP's signed answer did not verify: " + err.Error())
+	}
+	var c signedInvoiceClaims
+	if err := json.Unmarshal(signed.Data, &c); err != nil {
+		return nil, internal("the IRP's signed invoice is unreadable: " + err.Error())
+	}
+	if !strings.EqualFold(c.SellerDtls.Gstin, gstin) {
+		return nil, platform.Status(codes.PermissionDenied, errorsv1.ErrorReason_ERROR_REASON_GSTIN_NOT_ALLOWED,
+			"the e-invoice belongs to another seller GSTIN", nil).Err()
+	}
+	inv := &doc.Invoice{SellerDtls: doc.SellerDtls{Gstin: c.SellerDtls.Gstin}, DocDtls: doc.DocDtls{Typ: c.DocDtls.Typ, No: c.DocDtls.No, Dt: c.DocDtls.Dt}}
+	// The request body is the document as the IRP signed it (less AckNo/AckDt/Irn); its
+	// hash is what a later GenerateIrn of the same bytes compares against.
+	var body map[string]any
+	_ = json.Unmarshal(signed.Data, &body)
+	delete(body, "AckNo")
+	delete(body, "AckDt")
+	delete(body, "Irn")
+	raw, _ := json.Marshal(body)
+	sum := sha256.Sum256(raw)
+	rec := &record{
+		Key: inv.Key(), DocDate: c.DocDtls.Dt, IRN: det.Irn, IRP: irp, BuyerGSTIN: c.BuyerDtls.Gstin,
+		TotInvVal: c.ValDtls.TotInvVal, BodySHA256: hexString(sum[:]), RequestJSON: string(raw),
+	}
+	if err := s.docs.upsertRegistered(ctx, rec, det); err != nil {
+		return nil, internal(err.Error())
+	}
+	stored, err := s.docs.byKey(ctx, s.cfg.DB, rec.Key)
+	if err != nil {
+		return nil, internal(err.Error())
+	}
+	return stored, nil
+}
+
+// VerifySignedDocument checks a SignedInvoice or SignedQRCode against the configured IRP
+// certificates and returns its decoded claims.
+func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.VerifySignedDocumentRequest) (*einvoicev1.VerifySignedDocumentResponse, error) {
+	token := strings.TrimSpace(req.GetToken())
+	if token == "" {
+		return nil, invalidRequest("token", doc.ReasonRequired, "token is required (a SignedInvoice or SignedQRCode)")
+	}
+	if strings.Count(token, ".") != 2 {
+		return &einvoicev1.VerifySignedDocumentResponse{Valid: false, Reason: "not a compact JWS (header.payload.signature)"}, nil
+	}
+	signed, err := irpcrypto.Verify(token, s.cfg.Certificates)
+	if err != nil {
+		return &einvoicev1.VerifySignedDocumentResponse{Valid: false, Reason: err.Error()}, nil
+	}
+	out := &einvoicev1.VerifySignedDocumentResponse{Valid: true, Issuer: signed.Issuer, Kid: signed.Kid}
+	var data map[string]any
+	if err := json.Unmarshal(signed.Data, &data); err == nil {
+		if st, err := structpb.NewStruct(data); err == nil {
+			out.Claims = st
+		}
+		switch {
+		case data["ItemCnt"] != nil || data["MainHsnCode"] != nil:
+			out.Kind = "SIGNED_QR_CODE"
+		case data["ItemList"] != nil || data["DocDtls"] != nil:
+			out.Kind = "SIGNED_INVOICE"
+		}
+	}
+	return out, nil
+}
+
+func hexString(b []byte) string { return hex.EncodeToString(b) }

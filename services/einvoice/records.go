@@ -1,0 +1,272 @@
+package einvoice
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+
+	"github.com/irpgate/irpgate/internal/store"
+)
+
+// Document states.
+const (
+	statePending   = "PENDING"
+	stateActive    = "ACTIVE"
+	stateCancelled = "CANCELLED"
+	stateFailed    = "FAILED"
+)
+
+// record is one row of einvoice_documents.
+type record struct {
+	Key         doc.DocKey
+	DocDate     string // dd/MM/yyyy
+	IRN         string
+	IRP         string
+	BuyerGSTIN  string
+	TotInvVal   float64
+	BodySHA256  string
+	RequestJSON string
+	State       string
+
+	AckNo         int64
+	AckDt         string
+	SignedInvoice string
+	SignedQRCode  string
+	EwbNo         int64
+	EwbDt         string
+	EwbValidTill  string
+	Remarks       string
+	InfoJSON      string
+	LastError     string
+	CancelDate    string
+	CancelReason  string
+	CancelRemark  string
+}
+
+// registered reports whether the IRP has this document (with or without a cancel).
+func (r *record) registered() bool { return r.State == stateActive || r.State == stateCancelled }
+
+const recordColumns = `seller_gstin, fy, doc_type, doc_no, doc_date, irn, irp, buyer_gstin, tot_inv_val,
+	body_sha256, request_json, state, ack_no, ack_dt, signed_invoice, signed_qr_code, ewb_no, ewb_dt,
+	ewb_valid_till, remarks, info_json, last_error, cancel_date, cancel_reason, cancel_remark`
+
+func scanRecord(row *store.Row) (*record, error) {
+	var r record
+	err := row.Scan(&r.Key.SellerGSTIN, &r.Key.FY, &r.Key.DocType, &r.Key.DocNo, &r.DocDate, &r.IRN, &r.IRP,
+		&r.BuyerGSTIN, &r.TotInvVal, &r.BodySHA256, &r.RequestJSON, &r.State, &r.AckNo, &r.AckDt,
+		&r.SignedInvoice, &r.SignedQRCode, &r.EwbNo, &r.EwbDt, &r.EwbValidTill, &r.Remarks, &r.InfoJSON,
+		&r.LastError, &r.CancelDate, &r.CancelReason, &r.CancelRemark)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// documents is the repository of einvoice_documents and einvoice_idempotency_keys.
+type documents struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+func (d *documents) stamp() string { return d.now().UTC().Format(time.RFC3339Nano) }
+
+func (d *documents) byKey(ctx context.Context, q store.Querier, k doc.DocKey) (*record, error) {
+	return scanRecord(q.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM einvoice_documents
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo))
+}
+
+func (d *documents) byIRN(ctx context.Context, irn string) (*record, error) {
+	return scanRecord(d.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM einvoice_documents WHERE irn = $1`, irn))
+}
+
+// latestByNumber finds a document by seller, type and number in any financial year
+// (the newest one), for look-ups made without a document date.
+func (d *documents) latestByNumber(ctx context.Context, gstin, docType, docNo string) (*record, error) {
+	return scanRecord(d.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM einvoice_documents
+		WHERE seller_gstin = $1 AND doc_type = $2 AND doc_no = $3 ORDER BY fy DESC LIMIT 1`,
+		gstin, docType, docNo))
+}
+
+// claimPending writes the pending row of a document about to be sent, or returns the row
+// that is already there (pending from an earlier attempt, failed, or registered). A pending
+// or failed row is brought up to date with the body about to be sent.
+func (d *documents) claimPending(ctx context.Context, r *record) (existing *record, err error) {
+	err = d.db.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := d.byKey(ctx, tx, r.Key)
+		switch {
+		case store.IsNotFound(err):
+			now := d.stamp()
+			_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
+				doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
+				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRN, r.IRP, r.BuyerGSTIN,
+				r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, now)
+			return err
+		case err != nil:
+			return err
+		}
+		existing = cur
+		if cur.registered() {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE einvoice_documents SET doc_date = $5, irp = $6, buyer_gstin = $7,
+			tot_inv_val = $8, body_sha256 = $9, request_json = $10, state = $11, updated_at = $12
+			WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
+			r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRP, r.BuyerGSTIN,
+			r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, d.stamp())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("einvoice: store pending document: %w", err)
+	}
+	return existing, nil
+}
+
+// complete stores the IRP's signed registration of a document.
+func (d *documents) complete(ctx context.Context, k doc.DocKey, det *irpclient.IRNDetails, state string) error {
+	info := ""
+	if len(det.Info) > 0 {
+		info = string(infoJSON(det.Info))
+	}
+	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irn = $5, state = $6, ack_no = $7, ack_dt = $8,
+		signed_invoice = $9, signed_qr_code = $10, ewb_no = $11, ewb_dt = $12, ewb_valid_till = $13, remarks = $14,
+		info_json = $15, last_error = '', updated_at = $16
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, det.Irn, state, det.AckNo, det.AckDt, det.SignedInvoice,
+		det.SignedQRCode, deref(det.EwbNo), deref(det.EwbDt), deref(det.EwbValidTill), deref(det.Remarks),
+		info, d.stamp())
+	if err != nil {
+		return fmt.Errorf("einvoice: store signed answer: %w", err)
+	}
+	return nil
+}
+
+// fail records that the IRP refused the document; a later request may send it again.
+func (d *documents) fail(ctx context.Context, k doc.DocKey, cause string) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $5, last_error = $6, updated_at = $7
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $8`,
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, stateFailed, cause, d.stamp(), statePending)
+	return err
+}
+
+// upsertRegistered stores a registration read from the IRP (Get by IRN / by document,
+// or the original of a DUPIRN that differs from what was sent), keeping the request
+// body of an existing row.
+func (d *documents) upsertRegistered(ctx context.Context, r *record, det *irpclient.IRNDetails) error {
+	state := stateActive
+	if det.Status == "CNL" {
+		state = stateCancelled
+	}
+	err := d.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := d.byKey(ctx, tx, r.Key)
+		if store.IsNotFound(err) {
+			now := d.stamp()
+			// A row that holds this IRN under another key cannot exist: the IRN is the key's hash.
+			_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
+				doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
+				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, det.Irn, r.IRP, r.BuyerGSTIN,
+				r.TotInvVal, r.BodySHA256, r.RequestJSON, state, now)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("einvoice: store registration: %w", err)
+	}
+	return d.complete(ctx, r.Key, det, state)
+}
+
+// adoptForeign makes a pending row mirror a registration the IRP holds with other details
+// (buyer, total) than the document that was sent: the store then agrees with the IRP, and
+// the document sent again meets the same conflict.
+func (d *documents) adoptForeign(ctx context.Context, k doc.DocKey, buyer string, total float64, data string, det *irpclient.IRNDetails) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET buyer_gstin = $5, tot_inv_val = $6,
+		body_sha256 = '', request_json = $7, updated_at = $8
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, buyer, total, data, d.stamp())
+	if err != nil {
+		return fmt.Errorf("einvoice: store original registration: %w", err)
+	}
+	state := stateActive
+	if det.Status == "CNL" {
+		state = stateCancelled
+	}
+	return d.complete(ctx, k, det, state)
+}
+
+// markCancelled moves a document to CANCELLED with the IRP's cancel date.
+func (d *documents) markCancelled(ctx context.Context, irn, cancelDate, reason, remark string) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $2, cancel_date = $3, cancel_reason = $4,
+		cancel_remark = $5, updated_at = $6 WHERE irn = $1`,
+		irn, stateCancelled, cancelDate, reason, remark, d.stamp())
+	if err != nil {
+		return fmt.Errorf("einvoice: store cancellation: %w", err)
+	}
+	return nil
+}
+
+// idempotencyKey is a stored Idempotency-Key.
+type idempotencyKey struct {
+	BodySHA256 string
+	Key        doc.DocKey
+}
+
+// rememberKey stores an Idempotency-Key with its body, or returns the one stored before.
+func (d *documents) rememberKey(ctx context.Context, key string, k idempotencyKey) (*idempotencyKey, error) {
+	var prev *idempotencyKey
+	err := d.db.InTx(ctx, func(tx *store.Tx) error {
+		var p idempotencyKey
+		err := tx.QueryRowContext(ctx, `SELECT body_sha256, seller_gstin, fy, doc_type, doc_no
+			FROM einvoice_idempotency_keys WHERE idem_key = $1`, key).
+			Scan(&p.BodySHA256, &p.Key.SellerGSTIN, &p.Key.FY, &p.Key.DocType, &p.Key.DocNo)
+		switch {
+		case err == nil:
+			prev = &p
+			return nil
+		case !store.IsNotFound(err):
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_idempotency_keys (idem_key, body_sha256, seller_gstin,
+			fy, doc_type, doc_no, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			key, k.BodySHA256, k.Key.SellerGSTIN, k.Key.FY, k.Key.DocType, k.Key.DocNo, d.stamp())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("einvoice: store idempotency key: %w", err)
+	}
+	return prev, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// infoJSON writes InfoDtls back in NIC's shape.
+func infoJSON(info []irpclient.Info) []byte {
+	type entry struct {
+		InfCd string          `json:"InfCd"`
+		Desc  json.RawMessage `json:"Desc"`
+	}
+	out := make([]entry, 0, len(info))
+	for _, i := range info {
+		desc := i.Raw
+		if !json.Valid(desc) {
+			desc, _ = json.Marshal(i.Text)
+		}
+		out = append(out, entry{InfCd: i.Code, Desc: desc})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return []byte("[]")
+	}
+	return b
+}

@@ -1,0 +1,196 @@
+package einvoice
+
+import (
+	"context"
+	"crypto/x509"
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Config is what the service needs from the process.
+type Config struct {
+	DB *store.DB
+	// IRP is the shared client, with its SessionSource set.
+	IRP *irpclient.Client
+	// Certificates are the IRP signing certificates SignedInvoice and SignedQRCode
+	// are verified against.
+	Certificates []*x509.Certificate
+	// DefaultIRP is where documents go when a request names none; the client's default if empty.
+	DefaultIRP string
+	// AcceptSandboxGSTINs lets NIC's sandbox test GSTINs (bad check digits) through validation.
+	AcceptSandboxGSTINs bool
+	Now                 func() time.Time
+	Logger              *slog.Logger
+	TracerProvider      trace.TracerProvider
+
+	// MaxAttempts bounds the sends of one document inside GenerateIrn when answers get lost;
+	// 0 means 12. RetryBaseDelay (0 means 100ms) doubles per attempt up to RetryMaxDelay
+	// (0 means 2 s).
+	MaxAttempts    int
+	RetryBaseDelay time.Duration
+	RetryMaxDelay  time.Duration
+}
+
+// Service implements irpgate.einvoice.v1.EInvoiceService.
+type Service struct {
+	einvoicev1.UnsafeEInvoiceServiceServer
+
+	cfg    Config
+	irp    *irpclient.Client
+	docs   *documents
+	log    *slog.Logger
+	tracer trace.Tracer
+	now    func() time.Time
+	locks  keyedMutex
+}
+
+var _ einvoicev1.EInvoiceServiceServer = (*Service)(nil)
+
+// New checks cfg and runs the service's migrations.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("einvoice: Config.DB is nil")
+	}
+	if cfg.IRP == nil {
+		return nil, errors.New("einvoice: Config.IRP is nil")
+	}
+	if len(cfg.Certificates) == 0 {
+		return nil, errors.New("einvoice: Config.Certificates is empty: signed answers could not be verified")
+	}
+	if cfg.DefaultIRP == "" {
+		cfg.DefaultIRP = cfg.IRP.DefaultIRP()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 12
+	}
+	if cfg.RetryBaseDelay <= 0 {
+		cfg.RetryBaseDelay = 100 * time.Millisecond
+	}
+	if cfg.RetryMaxDelay <= 0 {
+		cfg.RetryMaxDelay = 2 * time.Second
+	}
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.DB.Migrate(ctx, "einvoice", sub); err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg:    cfg,
+		irp:    cfg.IRP,
+		docs:   &documents{db: cfg.DB, now: cfg.Now},
+		log:    cfg.Logger,
+		tracer: cfg.TracerProvider.Tracer("irpgate/einvoice"),
+		now:    cfg.Now,
+		locks:  keyedMutex{m: map[string]*keyedEntry{}},
+	}, nil
+}
+
+// Register puts the service on g.
+func (s *Service) Register(g *grpc.Server) {
+	einvoicev1.RegisterEInvoiceServiceServer(g, s)
+}
+
+// RPCs designed but not built yet.
+
+func (s *Service) GenerateIrnAsync(context.Context, *einvoicev1.GenerateIrnAsyncRequest) (*einvoicev1.GenerateIrnAsyncResponse, error) {
+	return nil, platform.Unimplemented("GenerateIrnAsync")
+}
+
+func (s *Service) BulkGenerateIrn(context.Context, *einvoicev1.BulkGenerateIrnRequest) (*einvoicev1.BulkGenerateIrnResponse, error) {
+	return nil, platform.Unimplemented("BulkGenerateIrn")
+}
+
+func (s *Service) BulkCancelIrn(context.Context, *einvoicev1.BulkCancelIrnRequest) (*einvoicev1.BulkCancelIrnResponse, error) {
+	return nil, platform.Unimplemented("BulkCancelIrn")
+}
+
+func (s *Service) GetTask(context.Context, *einvoicev1.GetTaskRequest) (*einvoicev1.GetTaskResponse, error) {
+	return nil, platform.Unimplemented("GetTask")
+}
+
+func (s *Service) DownloadTask(context.Context, *einvoicev1.DownloadTaskRequest) (*einvoicev1.DownloadTaskResponse, error) {
+	return nil, platform.Unimplemented("DownloadTask")
+}
+
+func (s *Service) GetEnablementStatus(context.Context, *einvoicev1.GetEnablementStatusRequest) (*einvoicev1.GetEnablementStatusResponse, error) {
+	return nil, platform.Unimplemented("GetEnablementStatus")
+}
+
+func (s *Service) ListBuyerInvoices(context.Context, *einvoicev1.ListBuyerInvoicesRequest) (*einvoicev1.ListBuyerInvoicesResponse, error) {
+	return nil, platform.Unimplemented("ListBuyerInvoices")
+}
+
+func (s *Service) GetInvoicePdf(context.Context, *einvoicev1.GetInvoicePdfRequest) (*einvoicev1.GetInvoicePdfResponse, error) {
+	return nil, platform.Unimplemented("GetInvoicePdf")
+}
+
+func (s *Service) GetQrImage(context.Context, *einvoicev1.GetQrImageRequest) (*einvoicev1.GetQrImageResponse, error) {
+	return nil, platform.Unimplemented("GetQrImage")
+}
+
+// keyedMutex serialises work on one document inside the process, so concurrent requests
+// for it make one IRP call and the others answer from the store. Across replicas the
+// pending row and the IRP's DUPIRN keep it correct, only with an extra call.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	ch   chan struct{}
+	refs int
+}
+
+// lock takes the lock of key, or gives up when ctx ends.
+func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err error) {
+	k.mu.Lock()
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{ch: make(chan struct{}, 1)}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	release := func() {
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case e.ch <- struct{}{}:
+		return func() { <-e.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,463 @@
+package einvoice_test
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/callerauth"
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/internal/store/storetest"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+	"github.com/irpgate/irpgate/pkg/irpcrypto"
+	"github.com/irpgate/irpgate/services/einvoice"
+	"github.com/irpgate/irpgate/services/sandbox"
+	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
+)
+
+const (
+	seller = "29AAACP7879D1Z0" // Sample Karnataka Co
+	buyer  = "27AAAPI3182M002" // Test PAN Maharashtra (a NIC test GSTIN)
+)
+
+// testCallerGSTINs is the metadata a test sends to be a caller limited to those GSTINs.
+const testCallerGSTINs = "x-test-caller-gstins"
+
+type env struct {
+	sb     *sandboxtest.Server
+	irp    *irpclient.Client
+	svc    *einvoice.Service
+	client einvoicev1.EInvoiceServiceClient
+	db     *store.DB
+}
+
+// setup runs the service on a real gRPC server on 127.0.0.1 against a real sandbox and db.
+func setup(t *testing.T, db *store.DB, opts ...sandboxtest.Option) *env {
+	t.Helper()
+	sb := sandboxtest.Start(t, opts...)
+	c, err := irpclient.New(irpclient.Config{
+		BaseURLs:       map[string]string{irpclient.NIC1: sb.URL, irpclient.NIC2: sb.NIC2URL},
+		DefaultIRP:     irpclient.NIC1,
+		PublicKeys:     map[string]*rsa.PublicKey{irpclient.NIC1: sb.PublicKey(), irpclient.NIC2: sb.PublicKey()},
+		RetryBaseDelay: 5 * time.Millisecond,
+		RetryMaxDelay:  20 * time.Millisecond,
+		Timeout:        20 * time.Second,
+	})
+	require.NoError(t, err)
+	users := sb.Users()
+	ls := irpclient.NewLocalSessions(c, func(gstin, irp string) (irpclient.Credentials, error) {
+		for _, u := range users {
+			if u.GSTIN == gstin {
+				return irpclient.Credentials{GSTIN: u.GSTIN, ClientID: u.ClientID, ClientSecret: u.ClientSecret, UserName: u.UserName, Password: u.Password, IRP: irp}, nil
+			}
+		}
+		return irpclient.Credentials{}, fmt.Errorf("no sandbox user for %s", gstin)
+	}, irpclient.WithClock(sb.Clock.Now))
+	c = c.WithSessions(ls)
+
+	svc, err := einvoice.New(t.Context(), einvoice.Config{
+		DB: db, IRP: c, Certificates: []*x509.Certificate{sb.Certificate()},
+		AcceptSandboxGSTINs: true, Now: sb.Clock.Now, RetryBaseDelay: 5 * time.Millisecond, RetryMaxDelay: 50 * time.Millisecond, MaxAttempts: 20,
+	})
+	require.NoError(t, err)
+
+	g := grpc.NewServer(grpc.UnaryInterceptor(testCaller))
+	svc.Register(g)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return &env{sb: sb, irp: c, svc: svc, client: einvoicev1.NewEInvoiceServiceClient(conn), db: db}
+}
+
+// testCaller stands in for the caller-auth verifier: metadata names the GSTINs of the caller.
+func testCaller(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if v := metadata.ValueFromIncomingContext(ctx, testCallerGSTINs); len(v) > 0 {
+		ctx = callerauth.NewContext(ctx, callerauth.Caller{KeyID: "test", GSTINs: strings.Split(v[0], ",")})
+	}
+	return h(ctx, req)
+}
+
+var docSeq atomic.Int64
+
+// invoiceMap is a valid inter-state B2B invoice of n goods lines dated on the sandbox clock.
+func invoiceMap(now time.Time, docNo string, n int) map[string]any {
+	if docNo == "" {
+		docNo = fmt.Sprintf("E%d-%d", now.Unix()%100000, docSeq.Add(1))
+	}
+	items := make([]any, n)
+	for i := range items {
+		items[i] = map[string]any{"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 1, "Unit": "KGS",
+			"UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5, "IgstAmt": 5, "TotItemVal": 105}
+	}
+	return map[string]any{
+		"Version":    "1.1",
+		"TranDtls":   map[string]any{"TaxSch": "GST", "SupTyp": "B2B"},
+		"DocDtls":    map[string]any{"Typ": "INV", "No": docNo, "Dt": now.In(irpclient.IST).Format("02/01/2006")},
+		"SellerDtls": map[string]any{"Gstin": seller, "LglNm": "Sample Karnataka Co", "Addr1": "MG Road", "Loc": "Bengaluru", "Pin": 560003, "Stcd": "29"},
+		"BuyerDtls":  map[string]any{"Gstin": buyer, "LglNm": "Test PAN Maharashtra", "Pos": "27", "Addr1": "Fort", "Loc": "Mumbai", "Pin": 400001, "Stcd": "27"},
+		"ItemList":   items,
+		"ValDtls":    map[string]any{"AssVal": 100 * n, "IgstVal": 5 * n, "TotInvVal": 105 * n},
+	}
+}
+
+func toStruct(t testing.TB, m map[string]any) *structpb.Struct {
+	t.Helper()
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(b, &v))
+	s, err := structpb.NewStruct(v)
+	require.NoError(t, err)
+	return s
+}
+
+func errorInfo(t *testing.T, err error) (*errdetails.ErrorInfo, []*errdetails.BadRequest_FieldViolation) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	require.True(t, ok, "not a status: %v", err)
+	var info *errdetails.ErrorInfo
+	var vs []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.BadRequest:
+			vs = append(vs, d.GetFieldViolations()...)
+		}
+	}
+	require.NotNil(t, info, "no ErrorInfo in %v", err)
+	return info, vs
+}
+
+func requireVerified(t *testing.T, sb *sandboxtest.Server, d *einvoicev1.IrnDetails) {
+	t.Helper()
+	certs := []*x509.Certificate{sb.Certificate()}
+	si, err := irpcrypto.Verify(d.GetSignedInvoice(), certs)
+	require.NoError(t, err)
+	require.Contains(t, string(si.Data), d.GetIrn())
+	qr, err := irpcrypto.Verify(d.GetSignedQrCode(), certs)
+	require.NoError(t, err)
+	require.Contains(t, string(qr.Data), d.GetIrn())
+}
+
+func TestIRNLifecycle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		ctx := t.Context()
+		now := e.sb.Clock.Now()
+		inv := invoiceMap(now, "", 2)
+
+		gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+		require.NoError(t, err)
+		d := gen.GetDetails()
+		require.False(t, gen.GetReplayed())
+		require.Len(t, d.GetIrn(), 64)
+		require.NotZero(t, d.GetAckNo())
+		require.NotEmpty(t, d.GetAckDt())
+		require.Equal(t, "ACT", d.GetStatus())
+		requireVerified(t, e.sb, d)
+		require.Len(t, e.sb.Registered(), 1)
+
+		t.Run("the same document answers from the store without a second IRP call", func(t *testing.T) {
+			calls := e.sb.Stats().GenerateCalls
+			again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+			require.NoError(t, err)
+			require.True(t, again.GetReplayed())
+			require.Equal(t, d.GetIrn(), again.GetDetails().GetIrn())
+			require.Equal(t, d.GetAckNo(), again.GetDetails().GetAckNo())
+			require.Equal(t, d.GetSignedInvoice(), again.GetDetails().GetSignedInvoice())
+			require.Equal(t, calls, e.sb.Stats().GenerateCalls)
+		})
+
+		t.Run("get by IRN and by document come from the store", func(t *testing.T) {
+			gets := e.sb.Stats().GetCalls
+			byIRN, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: d.GetIrn()})
+			require.NoError(t, err)
+			require.Equal(t, d.GetAckNo(), byIRN.GetDetails().GetAckNo())
+			dd := inv["DocDtls"].(map[string]any)
+			byDoc, err := e.client.GetIrnByDocument(ctx, &einvoicev1.GetIrnByDocumentRequest{
+				Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string)})
+			require.NoError(t, err)
+			require.Equal(t, d.GetIrn(), byDoc.GetDetails().GetIrn())
+			require.Equal(t, gets, e.sb.Stats().GetCalls)
+		})
+
+		t.Run("signed invoice and signed QR verify with their claims", func(t *testing.T) {
+			v, err := e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{Token: d.GetSignedInvoice()})
+			require.NoError(t, err)
+			require.True(t, v.GetValid(), v.GetReason())
+			require.Equal(t, "SIGNED_INVOICE", v.GetKind())
+			require.Equal(t, "NIC Sandbox", v.GetIssuer())
+			require.Equal(t, d.GetIrn(), v.GetClaims().GetFields()["Irn"].GetStringValue())
+			q, err := e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{Token: d.GetSignedQrCode()})
+			require.NoError(t, err)
+			require.True(t, q.GetValid())
+			require.Equal(t, "SIGNED_QR_CODE", q.GetKind())
+			require.Equal(t, seller, q.GetClaims().GetFields()["SellerGstin"].GetStringValue())
+
+			parts := strings.Split(d.GetSignedQrCode(), ".")
+			tampered := parts[0] + "." + parts[1] + "x." + parts[2]
+			bad, err := e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{Token: tampered})
+			require.NoError(t, err)
+			require.False(t, bad.GetValid())
+			require.NotEmpty(t, bad.GetReason())
+		})
+
+		t.Run("cancel moves the record to cancelled; a second cancel is already cancelled", func(t *testing.T) {
+			c, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: d.GetIrn(), CnlRsn: "2", CnlRem: "Wrong entry"})
+			require.NoError(t, err)
+			require.False(t, c.GetAlreadyCancelled())
+			require.NotEmpty(t, c.GetCancelDate())
+			got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: d.GetIrn()})
+			require.NoError(t, err)
+			require.Equal(t, "CNL", got.GetDetails().GetStatus())
+			require.Equal(t, c.GetCancelDate(), got.GetDetails().GetCancelDate())
+			again, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: d.GetIrn(), CnlRsn: "2", CnlRem: "Wrong entry"})
+			require.NoError(t, err)
+			require.True(t, again.GetAlreadyCancelled())
+			require.Equal(t, "CNL", e.sb.Registered()[0].Status)
+		})
+	})
+}
+
+func TestGenerateIrnReportsEveryViolationAtOnce(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+	inv["TranDtls"].(map[string]any)["SupTyp"] = "B2X"
+	inv["ItemList"].([]any)[0].(map[string]any)["HsnCd"] = "1"
+	inv["ValDtls"].(map[string]any)["TotInvVal"] = 999
+	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	info, vs := errorInfo(t, err)
+	require.Equal(t, "ERROR_REASON_INVALID_REQUEST", info.GetReason())
+	require.GreaterOrEqual(t, len(vs), 3, "%v", vs)
+	fields := map[string]bool{}
+	for _, v := range vs {
+		fields[v.GetField()] = true
+		require.NotEmpty(t, v.GetDescription())
+		require.NotEmpty(t, v.GetReason())
+	}
+	require.True(t, fields["TranDtls -> SupTyp"], "%v", fields)
+	require.True(t, fields["ItemList[0] -> HsnCd"] || fields["ItemList[1] -> HsnCd"], "%v", fields)
+	require.Zero(t, e.sb.Stats().GenerateCalls)
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	now := e.sb.Clock.Now()
+	inv := invoiceMap(now, "", 1)
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "idempotency-key", "k-1")
+	first, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+	require.NoError(t, err)
+
+	t.Run("same key and body replays the stored answer", func(t *testing.T) {
+		again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+		require.NoError(t, err)
+		require.True(t, again.GetReplayed())
+		require.Equal(t, first.GetDetails().GetIrn(), again.GetDetails().GetIrn())
+		require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
+	})
+	t.Run("same key with another body is refused (409 / ALREADY_EXISTS)", func(t *testing.T) {
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(now, "", 1))})
+		require.Equal(t, codes.AlreadyExists, status.Code(err))
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_IDEMPOTENCY_KEY_REUSED", info.GetReason())
+		require.Equal(t, "k-1", info.GetMetadata()["idempotency-key"])
+		require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
+	})
+}
+
+func TestCallerWithoutTheSellerGSTINIsRefusedBeforeAnythingIsSent(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	ctx := metadata.AppendToOutgoingContext(t.Context(), testCallerGSTINs, "27AAAPI3182M002")
+	_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	info, _ := errorInfo(t, err)
+	require.Equal(t, "ERROR_REASON_GSTIN_NOT_ALLOWED", info.GetReason())
+	require.Zero(t, e.sb.Stats().Requests)
+
+	allowed := metadata.AppendToOutgoingContext(t.Context(), testCallerGSTINs, seller)
+	_, err = e.client.GenerateIrn(allowed, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.NoError(t, err)
+}
+
+// A document registered earlier (by another system) is reconciled through 2150/DUPIRN.
+func TestDuplicateIRNReconciliation2150(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	now := e.sb.Clock.Now()
+	register := func(inv map[string]any) *irpclient.IRNDetails {
+		b, err := json.Marshal(inv)
+		require.NoError(t, err)
+		d, err := e.irp.GenerateIRN(ctx, seller, b)
+		require.NoError(t, err)
+		return d
+	}
+
+	t.Run("same buyer and total: the original is adopted", func(t *testing.T) {
+		inv := invoiceMap(now, "", 2)
+		orig := register(inv)
+		got, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+		require.NoError(t, err)
+		require.True(t, got.GetReplayed())
+		require.Equal(t, orig.Irn, got.GetDetails().GetIrn())
+		require.Equal(t, orig.AckNo, got.GetDetails().GetAckNo())
+		requireVerified(t, e.sb, got.GetDetails())
+	})
+	t.Run("different total: a clear conflict naming the original", func(t *testing.T) {
+		inv := invoiceMap(now, "", 2)
+		orig := register(inv)
+		changed := invoiceMap(now, inv["DocDtls"].(map[string]any)["No"].(string), 3)
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, changed)})
+		require.Equal(t, codes.AlreadyExists, status.Code(err))
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_DUPLICATE_CONFLICT", info.GetReason())
+		require.Equal(t, orig.Irn, info.GetMetadata()["irn"])
+		require.Equal(t, "2150", info.GetMetadata()["irp_error_codes"])
+
+		// The store mirrors the IRP, and the changed document keeps meeting the conflict.
+		got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: orig.Irn})
+		require.NoError(t, err)
+		require.Equal(t, orig.AckNo, got.GetDetails().GetAckNo())
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, changed)})
+		require.Equal(t, codes.AlreadyExists, status.Code(err))
+	})
+}
+
+func TestCancelRules(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.NoError(t, err)
+	irn := gen.GetDetails().GetIrn()
+
+	t.Run("invalid reason and missing remark are refused", func(t *testing.T) {
+		_, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "9"})
+		require.Equal(t, codes.InvalidArgument, status.Code(err))
+		_, vs := errorInfo(t, err)
+		require.Len(t, vs, 2)
+	})
+	t.Run("2270 after 24 hours from AckDt, refused locally", func(t *testing.T) {
+		e.sb.Clock.Advance(25 * time.Hour)
+		calls := e.sb.Stats().CancelCalls
+		_, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "1", CnlRem: "Duplicate"})
+		require.Equal(t, codes.FailedPrecondition, status.Code(err))
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_CANCEL_WINDOW_CLOSED", info.GetReason())
+		require.Equal(t, "2270", info.GetMetadata()["irp_error_codes"])
+		require.Contains(t, status.Convert(err).Message(), "2270")
+		require.Equal(t, calls, e.sb.Stats().CancelCalls)
+	})
+	t.Run("unknown IRN without a GSTIN is not found", func(t *testing.T) {
+		_, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: strings.Repeat("a", 64), CnlRsn: "1", CnlRem: "x"})
+		require.Equal(t, codes.NotFound, status.Code(err))
+	})
+}
+
+func TestGetFallsBackToTheIRPAndStoresTheAnswer(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+	b, err := json.Marshal(inv)
+	require.NoError(t, err)
+	orig, err := e.irp.GenerateIRN(ctx, seller, b)
+	require.NoError(t, err)
+
+	_, err = e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: orig.Irn})
+	require.Equal(t, codes.NotFound, status.Code(err), "without a GSTIN only the store is asked")
+
+	got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: orig.Irn, Gstin: seller})
+	require.NoError(t, err)
+	require.Equal(t, orig.AckNo, got.GetDetails().GetAckNo())
+	requireVerified(t, e.sb, got.GetDetails())
+	gets := e.sb.Stats().GetCalls
+	again, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: orig.Irn})
+	require.NoError(t, err)
+	require.Equal(t, orig.Irn, again.GetDetails().GetIrn())
+	require.Equal(t, gets, e.sb.Stats().GetCalls)
+
+	dd := inv["DocDtls"].(map[string]any)
+	other := invoiceMap(e.sb.Clock.Now(), "", 1)
+	b, err = json.Marshal(other)
+	require.NoError(t, err)
+	orig2, err := e.irp.GenerateIRN(ctx, seller, b)
+	require.NoError(t, err)
+	od := other["DocDtls"].(map[string]any)
+	byDoc, err := e.client.GetIrnByDocument(ctx, &einvoicev1.GetIrnByDocumentRequest{Gstin: seller, DocType: "INV", DocNo: od["No"].(string), DocDate: od["Dt"].(string)})
+	require.NoError(t, err)
+	require.Equal(t, orig2.Irn, byDoc.GetDetails().GetIrn())
+	_ = dd
+
+	// Then GenerateIrn of the same document answers from the store.
+	calls := e.sb.Stats().GenerateCalls
+	gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, other)})
+	require.NoError(t, err)
+	require.True(t, gen.GetReplayed())
+	require.Equal(t, calls, e.sb.Stats().GenerateCalls)
+}
+
+var _ = sandbox.OpGenerate
+
+// 3029 on generate: the buyer is synced from the common portal once; still inactive, the
+// IRP's answer is returned with its codes.
+func TestInactiveBuyerIsSyncedOnceThenRefused3029(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+	b := inv["BuyerDtls"].(map[string]any)
+	b["Gstin"], b["Pos"], b["Stcd"], b["Pin"], b["Loc"] = sandbox.GSTINInactive, "29", "29", 570001, "Mysuru"
+	inv["ItemList"].([]any)[0].(map[string]any)["IgstAmt"] = 0
+	inv["ItemList"].([]any)[0].(map[string]any)["CgstAmt"] = 2.5
+	inv["ItemList"].([]any)[0].(map[string]any)["SgstAmt"] = 2.5
+	inv["ValDtls"] = map[string]any{"AssVal": 100, "CgstVal": 2.5, "SgstVal": 2.5, "TotInvVal": 105}
+	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+	require.Error(t, err)
+	info, _ := errorInfo(t, err)
+	require.Equal(t, "ERROR_REASON_IRP_ERROR", info.GetReason(), "%v", err)
+	require.Equal(t, "3029", info.GetMetadata()["irp_error_codes"])
+	require.Contains(t, info.GetMetadata()["irp_error_details"], `"ErrorCode":"3029"`)
+	require.EqualValues(t, 1, e.sb.Stats().ByOperation[sandbox.OpSyncGSTIN])
+	require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
+}
+
+// Concurrent requests for one document make one IRP call; the others answer from the store.
+func TestConcurrentRequestsForOneDocumentMakeOneIRPCall(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	inv := toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+	irns := make(chan string, 10)
+	errs := make(chan error, 10)
+	for range 10 {
+		go func() {
+			res, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv})
+			errs <- err
+			irns <- res.GetDetails().GetIrn()
+		}()
+	}
+	seen := map[string]bool{}
+	for range 10 {
+		require.NoError(t, <-errs)
+		seen[<-irns] = true
+	}
+	require.Len(t, seen, 1)
+	require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
+}
