@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	ewaybillv1 "github.com/irpgate/irpgate/gen/go/irpgate/ewaybill/v1"
 	gstinv1 "github.com/irpgate/irpgate/gen/go/irpgate/gstin/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
@@ -70,7 +71,7 @@ func (d *deps) prepare(ctx context.Context) error {
 			return fmt.Errorf("auth: %w", err)
 		}
 		d.verifier = d.auth.Verifier(callerauth.WithServiceKey(key))
-		return nil
+		return d.registerSandboxUsers(ctx)
 	}
 	conn, err := s.dial(s.serviceAddr(RoleAuth, s.cfg.AuthAddr))
 	if err != nil {
@@ -231,6 +232,43 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 	}
 	if s.has(RoleGstin) {
 		gstinv1.RegisterGstinServiceServer(s.grpc, gstinv1.UnimplementedGstinServiceServer{})
+	}
+	return nil
+}
+
+// registerSandboxUsers puts the in-process sandbox's test users into the
+// vault (NIC1 and NIC2) unless credentials for them exist, so that the
+// embedded default can register an invoice right after start-up.
+func (d *deps) registerSandboxUsers(ctx context.Context) error {
+	if d.sandbox == nil || d.s.cfg.IRPURLs != "" {
+		return nil
+	}
+	admin := callerauth.NewContext(ctx, callerauth.Caller{Tenant: "irpgate", Admin: true, Service: true})
+	have, err := d.auth.ListCredentials(admin, &authv1.ListCredentialsRequest{})
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, c := range have.GetCredentials() {
+		known[c.GetGstin()+"/"+c.GetIrp()] = true
+	}
+	n := 0
+	for _, u := range d.sandbox.Users() {
+		for _, irp := range []string{"NIC1", "NIC2"} {
+			if known[u.GSTIN+"/"+irp] {
+				continue
+			}
+			if _, err := d.auth.RegisterCredential(admin, &authv1.RegisterCredentialRequest{
+				Gstin: u.GSTIN, Irp: irp, ClientId: u.ClientID, ClientSecret: u.ClientSecret,
+				Username: u.UserName, Password: u.Password,
+			}); err != nil {
+				return fmt.Errorf("register sandbox user %s: %w", u.GSTIN, err)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		d.s.log.Info("registered the sandbox's test users in the credential vault", "credentials", n)
 	}
 	return nil
 }
