@@ -132,5 +132,7 @@ func requestIDFrom(r *http.Request) string {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // errorLocation reads "TranDtls -> SupTyp", not "-\u003e"
+	_ = enc.Encode(v)
 }
