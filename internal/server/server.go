@@ -30,14 +30,14 @@ type Options struct {
 
 // Server is a running irpgate process.
 type Server struct {
-	cfg    Config
-	roles  []string
-	log    *slog.Logger
-	tel    *platform.Telemetry
-	grpc   *grpc.Server
-	health *health.Server
-	http   []*http.Server
-	conns  []io.Closer
+	cfg     Config
+	roles   []string
+	log     *slog.Logger
+	tel     *platform.Telemetry
+	grpc    *grpc.Server
+	health  *health.Server
+	http    []*http.Server
+	conns   []io.Closer
 	closers []func(context.Context) error
 
 	// GRPCAddr, HTTPAddr and SandboxURL are the bound addresses (useful
