@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -47,7 +49,26 @@ type Verifier struct {
 	public     map[string]bool
 	now        func() time.Time
 	leeway     time.Duration
+
+	// verified remembers tokens that passed, so a caller's token is checked
+	// once and not on every RPC (an Ed25519 verify costs about 100 µs).
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]verifiedToken
 }
+
+// verifiedToken is a cached result of Verify.
+type verifiedToken struct {
+	caller Caller
+	until  time.Time // the token's expiry (with leeway), or verifiedTTL after the check
+}
+
+const (
+	// verifiedTTL bounds how long a verified token is trusted without a new
+	// check, so a withdrawn signing key stops working within it.
+	verifiedTTL = time.Minute
+	// verifiedMax bounds the cache; it is emptied when full.
+	verifiedMax = 10000
+)
 
 var _ platform.Authenticator = (*Verifier)(nil)
 
@@ -55,10 +76,11 @@ var _ platform.Authenticator = (*Verifier)(nil)
 // tokens are accepted only WithServiceKey.
 func NewVerifier(keys KeySource, opts ...Option) *Verifier {
 	v := &Verifier{
-		keys:   keys,
-		public: map[string]bool{MethodIssueToken: true, MethodGetTokenKeys: true},
-		now:    time.Now,
-		leeway: 30 * time.Second,
+		keys:     keys,
+		public:   map[string]bool{MethodIssueToken: true, MethodGetTokenKeys: true},
+		now:      time.Now,
+		leeway:   30 * time.Second,
+		verified: map[[sha256.Size]byte]verifiedToken{},
 	}
 	for _, o := range opts {
 		o(v)
@@ -101,6 +123,33 @@ func (v *Verifier) Verify(ctx context.Context, value string) (Caller, error) {
 	if tok == "" {
 		return Caller{}, unauthenticated("empty bearer token")
 	}
+	sum := sha256.Sum256([]byte(tok))
+	now := v.now()
+	v.mu.Lock()
+	hit, ok := v.verified[sum]
+	v.mu.Unlock()
+	if ok && now.Before(hit.until) {
+		return hit.caller, nil
+	}
+	c, exp, err := v.verify(ctx, tok)
+	if err != nil {
+		return Caller{}, err
+	}
+	until := now.Add(verifiedTTL)
+	if exp := exp.Add(v.leeway); exp.Before(until) {
+		until = exp
+	}
+	v.mu.Lock()
+	if len(v.verified) >= verifiedMax {
+		clear(v.verified)
+	}
+	v.verified[sum] = verifiedToken{caller: c, until: until}
+	v.mu.Unlock()
+	return c, nil
+}
+
+// verify checks a bare JWT and returns its caller and expiry.
+func (v *Verifier) verify(ctx context.Context, tok string) (Caller, time.Time, error) {
 	var claims Claims
 	alg := ""
 	_, err := jwt.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
@@ -137,19 +186,23 @@ func (v *Verifier) Verify(ctx context.Context, value string) (Caller, error) {
 	)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return Caller{}, unauthenticated("token expired")
+			return Caller{}, time.Time{}, unauthenticated("token expired")
 		}
-		return Caller{}, unauthenticated("invalid token")
+		return Caller{}, time.Time{}, unauthenticated("invalid token")
+	}
+	var exp time.Time
+	if claims.ExpiresAt != nil {
+		exp = claims.ExpiresAt.Time
 	}
 	// The signing method decides what a token may claim: only the shared
 	// service key makes a service, only auth's key makes a caller or admin.
 	switch {
 	case alg == jwt.SigningMethodHS256.Alg() && claims.Issuer == ServiceIssuer && claims.Service:
-		return Caller{KeyID: claims.Subject, Service: true}, nil
+		return Caller{KeyID: claims.Subject, Service: true}, exp, nil
 	case alg == jwt.SigningMethodEdDSA.Alg() && claims.Issuer == CallerIssuer && !claims.Service:
-		return Caller{KeyID: claims.Subject, Tenant: claims.Tenant, GSTINs: claims.GSTINs, PANs: claims.PANs, Admin: claims.Admin}, nil
+		return Caller{KeyID: claims.Subject, Tenant: claims.Tenant, GSTINs: claims.GSTINs, PANs: claims.PANs, Admin: claims.Admin}, exp, nil
 	default:
-		return Caller{}, unauthenticated("invalid token")
+		return Caller{}, time.Time{}, unauthenticated("invalid token")
 	}
 }
 

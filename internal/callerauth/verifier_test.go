@@ -118,3 +118,52 @@ func TestVerifier_RejectsServiceTokensWithoutServiceKey(t *testing.T) {
 	_, err = v.Authenticate(ctx, testMethod)
 	require.Equal(t, codes.Unauthenticated, status.Code(err))
 }
+
+// A verified token is remembered: the key source is asked once, not per RPC; the cached
+// answer still ends at the token's expiry and after a minute, when the token is checked
+// again (so a withdrawn key stops working).
+func TestVerifier_RemembersVerifiedTokens(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	lookups := 0
+	withdrawn := false
+	keys := callerauth.KeySourceFunc(func(_ context.Context, kid string) (crypto.PublicKey, error) {
+		lookups++
+		if withdrawn {
+			return nil, callerauth.ErrUnknownKey
+		}
+		return pub, nil
+	})
+	now := time.Now()
+	clock := now
+	v := callerauth.NewVerifier(keys, callerauth.WithClock(func() time.Time { return clock }), callerauth.WithLeeway(0))
+	sign := func(ttl time.Duration) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, callerauth.Claims{RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: callerauth.CallerIssuer, Subject: "ak_1", Audience: jwt.ClaimStrings{callerauth.Audience},
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		}, GSTINs: []string{"29AAACP7879D1Z0"}})
+		tok.Header["kid"] = "k1"
+		s, err := tok.SignedString(priv)
+		require.NoError(t, err)
+		return s
+	}
+	long, short := sign(time.Hour), sign(30*time.Second)
+
+	for range 3 {
+		c, err := v.Verify(t.Context(), "Bearer "+long)
+		require.NoError(t, err)
+		require.Equal(t, "ak_1", c.KeyID)
+	}
+	require.Equal(t, 1, lookups, "verified once, then remembered")
+
+	_, err = v.Verify(t.Context(), short)
+	require.NoError(t, err)
+	clock = now.Add(31 * time.Second)
+	_, err = v.Verify(t.Context(), short)
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "a remembered token still expires")
+
+	withdrawn = true
+	clock = now.Add(61 * time.Second)
+	_, err = v.Verify(t.Context(), long)
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "checked again after a minute: the key is gone")
+}

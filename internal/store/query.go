@@ -40,22 +40,40 @@ var (
 // Row is the result of QueryRowContext. Scan reports ErrNotFound when there is no row.
 type Row struct {
 	row *sql.Row
+	err error // preparing the statement failed
 }
 
 // Scan copies the row's columns into dest; it returns ErrNotFound (which wraps
 // sql.ErrNoRows) when the query matched nothing.
 func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
 	return notFound(r.row.Scan(dest...))
 }
 
 // Err returns the error, if any, met running the query.
-func (r *Row) Err() error { return notFound(r.row.Err()) }
+func (r *Row) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	return notFound(r.row.Err())
+}
 
 // ExecContext runs a statement that returns no rows.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, span := db.start(ctx, spanExec, query)
 	defer span.End()
-	res, err := db.write.ExecContext(ctx, query, args...)
+	st, err := db.prepared(ctx, db.write, query)
+	if err != nil {
+		return nil, db.end(span, err)
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = db.write.ExecContext(ctx, query, args...)
+	}
 	return res, db.end(span, err)
 }
 
@@ -64,7 +82,17 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx, span := db.start(ctx, spanQuery, query)
 	defer span.End()
-	rows, err := db.poolFor(query).QueryContext(ctx, query, args...)
+	pool := db.poolFor(query)
+	st, err := db.prepared(ctx, pool, query)
+	if err != nil {
+		return nil, db.end(span, err)
+	}
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = pool.QueryContext(ctx, query, args...)
+	}
 	return rows, db.end(span, err)
 }
 
@@ -72,7 +100,18 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
 	ctx, span := db.start(ctx, spanQueryRow, query)
 	defer span.End()
-	row := db.poolFor(query).QueryRowContext(ctx, query, args...)
+	pool := db.poolFor(query)
+	st, err := db.prepared(ctx, pool, query)
+	if err != nil {
+		_ = db.end(span, err)
+		return &Row{err: err}
+	}
+	var row *sql.Row
+	if st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = pool.QueryRowContext(ctx, query, args...)
+	}
 	_ = db.end(span, row.Err())
 	return &Row{row: row}
 }
@@ -86,8 +125,9 @@ func (db *DB) poolFor(query string) *sql.DB {
 
 // Tx is a transaction started by InTx.
 type Tx struct {
-	tx *sql.Tx
-	db *DB
+	tx     *sql.Tx
+	db     *DB
+	missed []string // statements to cache when the transaction ends
 }
 
 // Dialect reports which SQL flavour the database speaks.
@@ -97,7 +137,16 @@ func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, span := tx.db.start(ctx, spanExec, query)
 	defer span.End()
-	res, err := tx.tx.ExecContext(ctx, query, args...)
+	st, err := tx.prepared(ctx, query)
+	if err != nil {
+		return nil, tx.db.end(span, err)
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = tx.tx.ExecContext(ctx, query, args...)
+	}
 	return res, tx.db.end(span, err)
 }
 
@@ -105,7 +154,16 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx, span := tx.db.start(ctx, spanQuery, query)
 	defer span.End()
-	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	st, err := tx.prepared(ctx, query)
+	if err != nil {
+		return nil, tx.db.end(span, err)
+	}
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = tx.tx.QueryContext(ctx, query, args...)
+	}
 	return rows, tx.db.end(span, err)
 }
 
@@ -113,10 +171,77 @@ func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
 	ctx, span := tx.db.start(ctx, spanQueryRow, query)
 	defer span.End()
-	row := tx.tx.QueryRowContext(ctx, query, args...)
+	st, err := tx.prepared(ctx, query)
+	if err != nil {
+		_ = tx.db.end(span, err)
+		return &Row{err: err}
+	}
+	var row *sql.Row
+	if st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = tx.tx.QueryRowContext(ctx, query, args...)
+	}
 	_ = tx.db.end(span, row.Err())
 	return &Row{row: row}
 }
+
+// prepared returns the statement of query prepared on pool, from the cache, or nil when
+// statements are not cached (PostgreSQL: pgx keeps its own statement cache per
+// connection). Parsing a statement is a good part of a small SQLite call, and the
+// service's statements are a fixed set, so each is parsed once per connection.
+func (db *DB) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	if db.dialect != SQLite || multiStatement(query) {
+		return nil, nil
+	}
+	key := stmtKey{pool, query}
+	if st, ok := db.stmts.Load(key); ok {
+		return st.(*sql.Stmt), nil
+	}
+	if db.nstmts.Load() >= maxCachedStatements {
+		return nil, nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	db.nstmts.Add(1)
+	return st, nil
+}
+
+// prepared is the cached statement of query bound to the transaction, or nil. A statement
+// not cached yet runs unprepared and is cached once the transaction ends: on SQLite the
+// transaction holds the only write connection, so it cannot be prepared on the pool now.
+func (tx *Tx) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if tx.db.dialect != SQLite || multiStatement(query) {
+		return nil, nil
+	}
+	st, ok := tx.db.stmts.Load(stmtKey{tx.db.write, query})
+	if !ok {
+		tx.missed = append(tx.missed, query)
+		return nil, nil
+	}
+	return tx.tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+}
+
+// multiStatement reports whether query holds more than one statement (a migration
+// script): a prepared statement would run only the first, so such text is never cached.
+func multiStatement(query string) bool {
+	return strings.Contains(strings.TrimRight(strings.TrimSpace(query), ";"), ";")
+}
+
+// stmtKey names a cached statement.
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// maxCachedStatements bounds the statement cache; statements past it run unprepared.
+const maxCachedStatements = 512
 
 // InTx runs fn in a transaction, committing if fn returns nil and rolling back if it returns
 // an error or panics. fn must use tx, not db, for its statements.
@@ -130,12 +255,16 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	committed := false
+	tx := &Tx{tx: sqlTx, db: db}
 	defer func() {
 		if !committed {
 			_ = sqlTx.Rollback()
 		}
+		for _, q := range tx.missed {
+			_, _ = db.prepared(context.WithoutCancel(ctx), db.write, q)
+		}
 	}()
-	if err := fn(&Tx{tx: sqlTx, db: db}); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -66,6 +68,9 @@ type DB struct {
 	read   *sql.DB
 	tracer trace.Tracer
 	system attribute.KeyValue
+
+	stmts  sync.Map // stmtKey -> *sql.Stmt (SQLite)
+	nstmts atomic.Int64
 }
 
 // Open connects to the database described by cfg and checks that it answers.
@@ -206,6 +211,10 @@ func (db *DB) PingContext(ctx context.Context) error {
 
 // Close closes all connections.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())

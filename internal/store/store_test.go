@@ -325,3 +325,42 @@ func TestRedact(t *testing.T) {
 		})
 	}
 }
+
+// Statements are reused from the statement cache, inside and outside transactions, with
+// the same results; a script of several statements runs every one of them each time.
+func TestStatementsRunTheSameWhenReused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		withInvoices(t, db)
+		ctx := t.Context()
+		insert := `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`
+		for i := range 3 {
+			require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
+				_, err := tx.ExecContext(ctx, insert, "29AAACI1681G1ZS", fmt.Sprintf("TX/%d", i))
+				return err
+			}))
+			_, err := db.ExecContext(ctx, insert, "29AAACI1681G1ZS", fmt.Sprintf("DB/%d", i))
+			require.NoError(t, err)
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM invoices WHERE doc_no LIKE $1`, "TX/%").Scan(&n))
+			require.Equal(t, i+1, n)
+		}
+		require.Equal(t, 6, countInvoices(t, db))
+
+		script := `INSERT INTO invoices (gstin, doc_no) VALUES ('29AAACI1681G1ZS', 'S/1');
+			INSERT INTO invoices (gstin, doc_no) VALUES ('29AAACI1681G1ZS', 'S/2');
+			DELETE FROM invoices WHERE doc_no LIKE 'S/%';`
+		for range 2 {
+			_, err := db.ExecContext(ctx, `DELETE FROM invoices WHERE doc_no LIKE 'S/%'`)
+			require.NoError(t, err)
+			_, err = db.ExecContext(ctx, script)
+			require.NoError(t, err)
+			require.Equal(t, 6, countInvoices(t, db), "all three statements ran")
+		}
+
+		_, err := db.ExecContext(ctx, `INSERT INTO no_such_table VALUES ($1)`, 1)
+		require.Error(t, err, "a statement that does not prepare fails like one that does not run")
+		require.Error(t, db.QueryRowContext(ctx, `SELECT nope FROM invoices`).Scan(new(int)))
+	})
+}

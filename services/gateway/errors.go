@@ -102,6 +102,8 @@ func translate(st *status.Status) (httpCode int, msg, typ string, args map[strin
 		httpCode, msg, typ = http.StatusBadGateway, "err-irp-unavailable", "IrpError"
 	case reason == "ERROR_REASON_OUTCOME_UNKNOWN":
 		httpCode, msg, typ = http.StatusGatewayTimeout, "err-irp-outcome-unknown", "IrpError"
+	case reason == "ERROR_REASON_SIGNATURE_INVALID":
+		httpCode, msg, typ = http.StatusBadGateway, "err-irp-signature-invalid", "IrpError"
 	case st.Code() == codes.Unauthenticated:
 		msg = "err-unauthenticated"
 	case st.Code() == codes.PermissionDenied:

@@ -72,6 +72,16 @@ func TestTranslate(t *testing.T) {
 			wantMsg:  "err-irp-outcome-unknown",
 		},
 		{
+			name: "a signed answer that does not verify is a 502 naming the stored IRN",
+			err: platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_SIGNATURE_INVALID, "did not verify",
+				map[string]string{"irn": "abc"}).Err(),
+			wantHTTP: http.StatusBadGateway,
+			wantMsg:  "err-irp-signature-invalid",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, "abc", args["irn"])
+			},
+		},
+		{
 			name:     "internal errors do not leak their text",
 			err:      platform.Status(codes.Internal, errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "db password is hunter2", nil).Err(),
 			wantHTTP: http.StatusInternalServerError,

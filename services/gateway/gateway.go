@@ -73,6 +73,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, e
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+		// Document numbers may hold "/" (INV/2026-27/001): sent as %2F in a path
+		// segment, it is decoded after routing.
+		runtime.WithUnescapingMode(runtime.UnescapingModeAllCharacters),
 	)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		authv1.RegisterAuthServiceHandler,

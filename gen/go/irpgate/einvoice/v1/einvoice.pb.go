@@ -2411,7 +2411,7 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x11TASK_STATE_QUEUED\x10\x01\x12\x16\n" +
 	"\x12TASK_STATE_RUNNING\x10\x02\x12\x18\n" +
 	"\x14TASK_STATE_SUCCEEDED\x10\x03\x12\x15\n" +
-	"\x11TASK_STATE_FAILED\x10\x042\x80\x10\n" +
+	"\x11TASK_STATE_FAILED\x10\x042\x83\x10\n" +
 	"\x0fEInvoiceService\x12\x83\x01\n" +
 	"\vGenerateIrn\x12'.irpgate.einvoice.v1.GenerateIrnRequest\x1a(.irpgate.einvoice.v1.GenerateIrnResponse\"!\x82\xd3\xe4\x93\x02\x1b:\ainvoice\"\x10/v1/einvoice/irn\x12\x8e\x01\n" +
 	"\x10GenerateIrnAsync\x12,.irpgate.einvoice.v1.GenerateIrnAsyncRequest\x1a-.irpgate.einvoice.v1.GenerateIrnAsyncResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/einvoice/tasks\x12\x8e\x01\n" +
@@ -2420,8 +2420,8 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\aGetTask\x12#.irpgate.einvoice.v1.GetTaskRequest\x1a$.irpgate.einvoice.v1.GetTaskResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/einvoice/tasks/{task_id}\x12\x92\x01\n" +
 	"\fDownloadTask\x12(.irpgate.einvoice.v1.DownloadTaskRequest\x1a).irpgate.einvoice.v1.DownloadTaskResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/einvoice/tasks/{task_id}/download\x12~\n" +
 	"\tCancelIrn\x12%.irpgate.einvoice.v1.CancelIrnRequest\x1a&.irpgate.einvoice.v1.CancelIrnResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/einvoice/irn/cancel\x12q\n" +
-	"\x06GetIrn\x12\".irpgate.einvoice.v1.GetIrnRequest\x1a#.irpgate.einvoice.v1.GetIrnResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/einvoice/irn/{irn}\x12\xab\x01\n" +
-	"\x10GetIrnByDocument\x12,.irpgate.einvoice.v1.GetIrnByDocumentRequest\x1a-.irpgate.einvoice.v1.GetIrnByDocumentResponse\":\x82\xd3\xe4\x93\x024\x122/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no}\x12\x9b\x01\n" +
+	"\x06GetIrn\x12\".irpgate.einvoice.v1.GetIrnRequest\x1a#.irpgate.einvoice.v1.GetIrnResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/einvoice/irn/{irn}\x12\xae\x01\n" +
+	"\x10GetIrnByDocument\x12,.irpgate.einvoice.v1.GetIrnByDocumentRequest\x1a-.irpgate.einvoice.v1.GetIrnByDocumentResponse\"=\x82\xd3\xe4\x93\x027\x125/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no=**}\x12\x9b\x01\n" +
 	"\x14VerifySignedDocument\x120.irpgate.einvoice.v1.VerifySignedDocumentRequest\x1a1.irpgate.einvoice.v1.VerifySignedDocumentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/einvoice/verify\x12\xa1\x01\n" +
 	"\x13GetEnablementStatus\x12/.irpgate.einvoice.v1.GetEnablementStatusRequest\x1a0.irpgate.einvoice.v1.GetEnablementStatusResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/einvoice/enablement/{gstin}\x12\xa6\x01\n" +
 	"\x11ListBuyerInvoices\x12-.irpgate.einvoice.v1.ListBuyerInvoicesRequest\x1a..irpgate.einvoice.v1.ListBuyerInvoicesResponse\"2\x82\xd3\xe4\x93\x02,\x12*/v1/einvoice/buyers/{buyer_gstin}/invoices\x12\x90\x01\n" +

@@ -783,7 +783,7 @@ func RegisterEInvoiceServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/GetIrnByDocument", runtime.WithHTTPPathPattern("/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no}"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/GetIrnByDocument", runtime.WithHTTPPathPattern("/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no=**}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -1077,7 +1077,7 @@ func RegisterEInvoiceServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/GetIrnByDocument", runtime.WithHTTPPathPattern("/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no}"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/GetIrnByDocument", runtime.WithHTTPPathPattern("/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no=**}"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -1205,7 +1205,7 @@ var (
 	pattern_EInvoiceService_DownloadTask_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "tasks", "task_id", "download"}, ""))
 	pattern_EInvoiceService_CancelIrn_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "irn", "cancel"}, ""))
 	pattern_EInvoiceService_GetIrn_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 2}, []string{"v1", "einvoice", "irn"}, ""))
-	pattern_EInvoiceService_GetIrnByDocument_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4, 1, 0, 4, 1, 5, 5}, []string{"v1", "einvoice", "documents", "gstin", "doc_type", "doc_no"}, ""))
+	pattern_EInvoiceService_GetIrnByDocument_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4, 3, 0, 4, 1, 5, 5}, []string{"v1", "einvoice", "documents", "gstin", "doc_type", "doc_no"}, ""))
 	pattern_EInvoiceService_VerifySignedDocument_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "verify"}, ""))
 	pattern_EInvoiceService_GetEnablementStatus_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "einvoice", "enablement", "gstin"}, ""))
 	pattern_EInvoiceService_ListBuyerInvoices_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "buyers", "buyer_gstin", "invoices"}, ""))

@@ -59,6 +59,10 @@ const (
 	ErrorReason_ERROR_REASON_NOT_IMPLEMENTED ErrorReason = 14
 	// The caller needs an admin key for this RPC.
 	ErrorReason_ERROR_REASON_ADMIN_REQUIRED ErrorReason = 15
+	// The IRP registered the document, but its signed answer did not verify against the
+	// configured IRP certificates. The registration is stored and is answered once the
+	// certificates are put right.
+	ErrorReason_ERROR_REASON_SIGNATURE_INVALID ErrorReason = 16
 )
 
 // Enum value maps for ErrorReason.
@@ -80,6 +84,7 @@ var (
 		13: "ERROR_REASON_IRP_AUTH_FAILED",
 		14: "ERROR_REASON_NOT_IMPLEMENTED",
 		15: "ERROR_REASON_ADMIN_REQUIRED",
+		16: "ERROR_REASON_SIGNATURE_INVALID",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":            0,
@@ -98,6 +103,7 @@ var (
 		"ERROR_REASON_IRP_AUTH_FAILED":        13,
 		"ERROR_REASON_NOT_IMPLEMENTED":        14,
 		"ERROR_REASON_ADMIN_REQUIRED":         15,
+		"ERROR_REASON_SIGNATURE_INVALID":      16,
 	}
 )
 
@@ -132,7 +138,7 @@ var File_irpgate_errors_v1_errors_proto protoreflect.FileDescriptor
 
 const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xb2\x04\n" +
+	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xd6\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12\x1a\n" +
@@ -150,7 +156,8 @@ const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	" ERROR_REASON_CREDENTIALS_MISSING\x10\f\x12 \n" +
 	"\x1cERROR_REASON_IRP_AUTH_FAILED\x10\r\x12 \n" +
 	"\x1cERROR_REASON_NOT_IMPLEMENTED\x10\x0e\x12\x1f\n" +
-	"\x1bERROR_REASON_ADMIN_REQUIRED\x10\x0fB>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
+	"\x1bERROR_REASON_ADMIN_REQUIRED\x10\x0f\x12\"\n" +
+	"\x1eERROR_REASON_SIGNATURE_INVALID\x10\x10B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_irpgate_errors_v1_errors_proto_rawDescOnce sync.Once

@@ -1,0 +1,199 @@
+package server_test
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/irpgate/irpgate/pkg/irpclient"
+	"github.com/irpgate/irpgate/pkg/irpcrypto"
+)
+
+// BenchmarkGeneratePath registers IRNs through the whole path (REST -> gateway ->
+// einvoice -> sandbox, with validation, storage on SQLite and signature checks) and
+// through pkg/irpclient calling the same sandbox directly, at the same concurrency, in
+// alternating rounds of one run. One op is one IRN on each path. It reports both
+// throughputs, their ratio and the p50/p99 latencies:
+//
+//	ratio_% = rest_irn/s / direct_irn/s * 100 (target >= 80)
+//	added_p50_ms = rest_p50_ms - direct_p50_ms (target < 2)
+func BenchmarkGeneratePath(b *testing.B) {
+	for _, conc := range []int{1, 8} {
+		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) { benchGeneratePath(b, conc) })
+	}
+}
+
+func benchGeneratePath(b *testing.B, conc int) {
+	e := startE2EWith(b, "", nil)
+	direct := directClient(b, e)
+	rest := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+	ctx := b.Context()
+
+	viaREST := func(body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+"/v1/einvoice/irn", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.seller)
+		res, err := rest.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK || !bytes.Contains(raw, []byte(`"SignedQRCode"`)) {
+			return fmt.Errorf("REST %d: %s", res.StatusCode, raw)
+		}
+		return nil
+	}
+	viaClient := func(body []byte) error {
+		det, err := direct.GenerateIRN(ctx, e2eSeller, body)
+		if err == nil && det.SignedQRCode == "" {
+			err = fmt.Errorf("no SignedQRCode")
+		}
+		return err
+	}
+	// Warm both paths: IRP sessions, connections, the einvoice statement cache.
+	for range conc {
+		require.NoError(b, viaClient(benchInvoice(b)))
+		require.NoError(b, viaREST(benchInvoice(b)))
+	}
+
+	var directRun, restRun pathRun
+	const round = 64
+	b.ResetTimer()
+	for done := 0; done < b.N; done += round {
+		n := min(round, b.N-done)
+		bodies := make([][]byte, 2*n)
+		for i := range bodies {
+			bodies[i] = benchInvoice(b)
+		}
+		b.StartTimer()
+		require.NoError(b, directRun.run(conc, bodies[:n], viaClient))
+		require.NoError(b, restRun.run(conc, bodies[n:], viaREST))
+		b.StopTimer()
+	}
+	ratio := restRun.rate() / directRun.rate() * 100
+	b.ReportMetric(directRun.rate(), "direct_irn/s")
+	b.ReportMetric(restRun.rate(), "rest_irn/s")
+	b.ReportMetric(ratio, "ratio_%")
+	b.ReportMetric(directRun.pct(50), "direct_p50_ms")
+	b.ReportMetric(restRun.pct(50), "rest_p50_ms")
+	b.ReportMetric(restRun.pct(50)-directRun.pct(50), "added_p50_ms")
+	b.ReportMetric(directRun.pct(99), "direct_p99_ms")
+	b.ReportMetric(restRun.pct(99), "rest_p99_ms")
+	b.ReportMetric(directRun.cpuPerIRN(), "direct_cpu_ms/irn")
+	b.ReportMetric(restRun.cpuPerIRN(), "rest_cpu_ms/irn")
+}
+
+// pathRun collects the latencies and busy time of one path across rounds.
+type pathRun struct {
+	mu   sync.Mutex
+	lat  []time.Duration
+	busy time.Duration
+	cpu  time.Duration // CPU time of the whole process (client, irpgate and sandbox)
+}
+
+// run sends bodies with conc workers and records each call's latency.
+func (p *pathRun) run(conc int, bodies [][]byte, send func([]byte) error) error {
+	var g errgroup.Group
+	g.SetLimit(conc)
+	cpu0 := processCPU()
+	start := time.Now()
+	for _, body := range bodies {
+		g.Go(func() error {
+			t := time.Now()
+			if err := send(body); err != nil {
+				return err
+			}
+			d := time.Since(t)
+			p.mu.Lock()
+			p.lat = append(p.lat, d)
+			p.mu.Unlock()
+			return nil
+		})
+	}
+	err := g.Wait()
+	p.busy += time.Since(start)
+	p.cpu += processCPU() - cpu0
+	return err
+}
+
+// cpuPerIRN is the process CPU time per IRN in milliseconds.
+func (p *pathRun) cpuPerIRN() float64 {
+	return float64(p.cpu.Microseconds()) / 1000 / float64(len(p.lat))
+}
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (p *pathRun) rate() float64 { return float64(len(p.lat)) / p.busy.Seconds() }
+
+// pct is the q-th percentile latency in milliseconds.
+func (p *pathRun) pct(q int) float64 {
+	if len(p.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(p.lat)
+	slices.Sort(s)
+	i := min(len(s)-1, (len(s)*q+99)/100-1)
+	return float64(s[max(i, 0)].Microseconds()) / 1000
+}
+
+// directClient is pkg/irpclient on the in-process sandbox with the seller's credentials.
+func directClient(b *testing.B, e *e2e) *irpclient.Client {
+	var keys struct{ EncryptionPublicKey string }
+	getJSON(b, e.srv.SandboxURL+"/sandbox/publickeys", &keys)
+	pub, err := irpcrypto.ParsePublicKey([]byte(keys.EncryptionPublicKey))
+	require.NoError(b, err)
+	var users []struct {
+		GSTIN        string `json:"gstin"`
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		UserName     string `json:"user_name"`
+		Password     string `json:"password"`
+	}
+	getJSON(b, e.srv.SandboxURL+"/sandbox/admin/users", &users)
+	c, err := irpclient.New(irpclient.Config{
+		BaseURLs:   map[string]string{irpclient.NIC1: e.srv.SandboxURL},
+		DefaultIRP: irpclient.NIC1,
+		PublicKeys: map[string]*rsa.PublicKey{irpclient.NIC1: pub},
+	})
+	require.NoError(b, err)
+	return c.WithSessions(irpclient.NewLocalSessions(c, func(gstin, irp string) (irpclient.Credentials, error) {
+		for _, u := range users {
+			if u.GSTIN == gstin {
+				return irpclient.Credentials{GSTIN: gstin, IRP: irp, ClientID: u.ClientID, ClientSecret: u.ClientSecret,
+					UserName: u.UserName, Password: u.Password}, nil
+			}
+		}
+		return irpclient.Credentials{}, fmt.Errorf("no sandbox user for %s", gstin)
+	}))
+}
+
+func benchInvoice(b *testing.B) []byte {
+	body, err := json.Marshal(e2eInvoice(""))
+	require.NoError(b, err)
+	return body
+}
