@@ -41,6 +41,7 @@ type Config struct {
 	AdminKey        string        `flag:"admin-key" usage:"bootstrap admin API key (production: from a secret)" secret:"true"`
 	LogLevel        string        `flag:"log-level" usage:"debug, info, warn or error"`
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" usage:"how long in-flight requests may take to finish on shutdown"`
+	IdempotencyTTL  time.Duration `flag:"idempotency-ttl" usage:"how long an Idempotency-Key is remembered"`
 }
 
 // Defaults returns the embedded defaults: everything in one process on
@@ -55,6 +56,7 @@ func Defaults() Config {
 		DefaultIRP:      "NIC1",
 		LogLevel:        "info",
 		ShutdownTimeout: 20 * time.Second,
+		IdempotencyTTL:  24 * time.Hour,
 	}
 }
 

@@ -221,11 +221,17 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 			DB: db, IRP: irp.WithSessions(src), Certificates: certs, DefaultIRP: s.cfg.DefaultIRP,
 			AcceptSandboxGSTINs: d.sandbox != nil && s.cfg.IRPURLs == "",
 			Logger:              s.log.With("role", RoleEInvoice), TracerProvider: s.tel.Tracer,
+			IdempotencyTTL: s.cfg.IdempotencyTTL,
 		})
 		if err != nil {
 			return fmt.Errorf("einvoice: %w", err)
 		}
 		svc.Register(s.grpc)
+		// Expired Idempotency-Keys are swept in the background until shutdown.
+		sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); _ = svc.Run(sweepCtx) }()
+		s.closers = append(s.closers, func(context.Context) error { stop(); <-done; return nil })
 	}
 	if s.has(RoleEwayBill) {
 		ewaybillv1.RegisterEwayBillServiceServer(s.grpc, ewaybillv1.UnimplementedEwayBillServiceServer{})

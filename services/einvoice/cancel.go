@@ -24,7 +24,8 @@ const cancelWindow = 24 * time.Hour
 
 // CancelIrn cancels a registered IRN. The IRP's rules are applied locally first (24 hours
 // from AckDt, no active e-way bill), and an IRN the IRP reports as already cancelled (9999)
-// counts as cancelled.
+// counts as cancelled. An UNVERIFIED registration may be cancelled too (the IRP has it);
+// it stays unverified after (see record.unverified).
 func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnRequest) (*einvoicev1.CancelIrnResponse, error) {
 	irn := strings.ToLower(strings.TrimSpace(req.GetIrn()))
 	var vs []platform.FieldViolation
@@ -80,6 +81,11 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	switch rec.State {
 	case stateCancelled:
 		return &einvoicev1.CancelIrnResponse{Irn: rec.IRN, CancelDate: rec.CancelDate, AlreadyCancelled: true}, nil
+	case stateUnverified:
+		// Verified now, the cancelled row is a plain one; if not, it is cancelled all the same.
+		if r, err := s.reverify(ctx, rec); err == nil {
+			rec = r
+		}
 	case stateActive:
 	default:
 		return nil, notFound("IRN "+irn+" is not registered", map[string]string{"irn": irn})

@@ -8,4 +8,7 @@
 // way is never reported as "not generated": the same document is sent again,
 // and the IRP's 2150 Duplicate IRN (with DUPIRN) is reconciled by reading the
 // registration, verifying its signature and comparing buyer GSTIN and total.
+// A registration whose signed answer does not verify against the configured IRP
+// certificates is stored UNVERIFIED, never sent again, and answered once it verifies
+// (ERROR_REASON_SIGNATURE_INVALID until then).
 package einvoice

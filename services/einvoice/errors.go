@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -90,6 +91,20 @@ func irpFailure(ctx context.Context, err error) error {
 		return platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_IRP_AUTH_FAILED,
 			"no IRP session for this GSTIN: "+err.Error(), nil).Err()
 	}
+}
+
+// signatureInvalid is the status of a registration the IRP made whose signed answer does
+// not verify against the configured certificates (cause names the signature). The
+// registration is stored UNVERIFIED and answered once it verifies.
+func signatureInvalid(irn string, ackNo int64, ackDt, irp string, cause error) error {
+	meta := map[string]string{"irn": irn, "ack_no": strconv.FormatInt(ackNo, 10), "ack_dt": ackDt}
+	if irp != "" {
+		meta["irp"] = irp
+	}
+	return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_SIGNATURE_INVALID,
+		"the IRP registered the document (IRN "+irn+", AckNo "+meta["ack_no"]+
+			") but its signed answer did not verify against the configured IRP certificates: "+cause.Error()+
+			"; the registration is stored and is answered once the certificates are right", meta).Err()
 }
 
 func notFound(msg string, meta map[string]string) error {

@@ -108,6 +108,12 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	if err != nil {
 		return nil, internal(err.Error())
 	}
+	if existing != nil && existing.unverified() {
+		// The IRP has it already: never send it again, only check its signed answer anew.
+		if existing, err = s.reverify(ctx, existing); err != nil {
+			return nil, err
+		}
+	}
 	if existing != nil && existing.registered() {
 		if existing.BodySHA256 != bodySum && !sameEssentials(existing.BuyerGSTIN, existing.TotInvVal, inv) {
 			return nil, duplicateConflict(existing.IRN, existing.AckNo, existing.AckDt, existing.BuyerGSTIN, existing.TotInvVal)
@@ -163,8 +169,14 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 		span.SetAttributes(attribute.Int("einvoice.attempts", attempt+1))
 		det, err := s.irp.GenerateIRN(ctx, seller, body, irpclient.WithIRP(irp))
 		if err == nil {
-			if err := s.verifyDetails(det); err != nil {
-				return false, internal("the IRP's signed answer did not verify: " + err.Error())
+			if verr := s.verifyDetails(det); verr != nil {
+				// The registration is real whatever its signature: keep it, never send again.
+				if err := s.docs.completeUnverified(ctx, k, det, verr); err != nil {
+					return false, internal(err.Error())
+				}
+				s.log.WarnContext(ctx, "the IRP's signed answer did not verify; the registration is stored unverified",
+					"irn", det.Irn, "ack_no", det.AckNo, "error", verr.Error())
+				return false, signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)
 			}
 			if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
 				return false, internal(err.Error())
@@ -229,6 +241,8 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 
 // reconcile adopts the original registration of a document the IRP reports as a duplicate
 // (2150): it reads it by IRN, verifies the signature and compares buyer GSTIN and total.
+// An original that does not verify is stored UNVERIFIED, its buyer and total compared
+// once it verifies (reverify), and answered SIGNATURE_INVALID until then.
 // A transient failure is returned as is (the caller sends again); anything else is final.
 func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, dup *irpclient.DupIRN, irp string) error {
 	k := inv.Key()
@@ -247,21 +261,19 @@ func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, d
 	case err != nil:
 		return err
 	}
-	signed, err := irpcrypto.Verify(det.SignedInvoice, s.cfg.Certificates)
-	if err == nil {
-		_, err = irpcrypto.Verify(det.SignedQRCode, s.cfg.Certificates)
-	}
-	if err != nil {
-		return finalError{internal("the IRP's registration of the duplicate did not verify: " + err.Error())}
-	}
-	var claims signedInvoiceClaims
-	if err := json.Unmarshal(signed.Data, &claims); err != nil {
-		return finalError{internal("the IRP's signed invoice is unreadable: " + err.Error())}
+	data, claims, verr := s.verifySigned(det.Irn, det.SignedInvoice, det.SignedQRCode)
+	if verr != nil {
+		if err := s.docs.completeUnverified(ctx, k, det, verr); err != nil {
+			return finalError{internal(err.Error())}
+		}
+		s.log.WarnContext(ctx, "the IRP's registration of the duplicate did not verify; it is stored unverified",
+			"irn", det.Irn, "ack_no", det.AckNo, "error", verr.Error())
+		return finalError{signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)}
 	}
 	if !sameEssentials(claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, inv) {
 		// The IRP holds another document under this number: mirror the IRP's truth, and
 		// tell the caller clearly instead of attaching this IRN to their document.
-		if err := s.docs.adoptForeign(ctx, k, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, string(signed.Data), det); err != nil {
+		if err := s.docs.adoptForeign(ctx, k, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, string(data), det); err != nil {
 			return finalError{internal(err.Error())}
 		}
 		return finalError{duplicateConflict(det.Irn, det.AckNo, det.AckDt, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal)}
@@ -300,21 +312,58 @@ func duplicateConflict(irn string, ackNo int64, ackDt, buyer string, total float
 // verifyDetails checks both signatures of a registration and that the signed invoice is
 // the IRN it claims to be.
 func (s *Service) verifyDetails(det *irpclient.IRNDetails) error {
-	signed, err := irpcrypto.Verify(det.SignedInvoice, s.cfg.Certificates)
+	_, _, err := s.verifySigned(det.Irn, det.SignedInvoice, det.SignedQRCode)
+	return err
+}
+
+// verifySigned checks both signatures of a registration against the configured
+// certificates and that the signed invoice is for irn, and returns the signed invoice's
+// data and claims. An error names the part that failed (SignedInvoice, SignedQRCode).
+func (s *Service) verifySigned(irn, signedInvoice, signedQRCode string) (json.RawMessage, *signedInvoiceClaims, error) {
+	signed, err := irpcrypto.Verify(signedInvoice, s.cfg.Certificates)
 	if err != nil {
-		return fmt.Errorf("SignedInvoice: %w", err)
+		return nil, nil, fmt.Errorf("SignedInvoice: %w", err)
 	}
-	if _, err := irpcrypto.Verify(det.SignedQRCode, s.cfg.Certificates); err != nil {
-		return fmt.Errorf("SignedQRCode: %w", err)
+	if _, err := irpcrypto.Verify(signedQRCode, s.cfg.Certificates); err != nil {
+		return nil, nil, fmt.Errorf("SignedQRCode: %w", err)
 	}
 	var claims signedInvoiceClaims
 	if err := json.Unmarshal(signed.Data, &claims); err != nil {
-		return fmt.Errorf("SignedInvoice data: %w", err)
+		return nil, nil, fmt.Errorf("SignedInvoice data: %w", err)
 	}
-	if claims.Irn != "" && !strings.EqualFold(claims.Irn, det.Irn) {
-		return fmt.Errorf("SignedInvoice is for IRN %s, not %s", claims.Irn, det.Irn)
+	if claims.Irn != "" && !strings.EqualFold(claims.Irn, irn) {
+		return nil, nil, fmt.Errorf("SignedInvoice is for IRN %s, not %s", claims.Irn, irn)
 	}
-	return nil
+	return signed.Data, &claims, nil
+}
+
+// reverify checks the stored signed answer of an unverified registration against the
+// certificates configured now, without calling the IRP (it has the registration). If it
+// verifies, the row is marked verified and returned as now stored; if the IRP signed
+// another buyer or total than the row holds (a DUPIRN original stored before it could be
+// verified), the row mirrors the signed document, as adoptForeign does. Otherwise the
+// answer is SIGNATURE_INVALID.
+//
+// GenerateIrn, GetIrn and GetIrnByDocument all answer an unverified row through reverify,
+// so signed data that did not verify is never answered as a registration.
+func (s *Service) reverify(ctx context.Context, r *record) (*record, error) {
+	data, c, err := s.verifySigned(r.IRN, r.SignedInvoice, r.SignedQRCode)
+	if err != nil {
+		return nil, signatureInvalid(r.IRN, r.AckNo, r.AckDt, r.IRP, err)
+	}
+	var signed *signedDocument
+	if !strings.EqualFold(c.BuyerDtls.Gstin, r.BuyerGSTIN) || math.Abs(c.ValDtls.TotInvVal-r.TotInvVal) > totalTolerance {
+		signed = &signedDocument{BuyerGSTIN: c.BuyerDtls.Gstin, TotInvVal: c.ValDtls.TotInvVal, Data: string(data)}
+	}
+	if err := s.docs.markVerified(ctx, r, signed); err != nil {
+		return nil, internal(err.Error())
+	}
+	s.log.InfoContext(ctx, "a stored registration verifies now", "irn", r.IRN, "state", verifiedState(r.State))
+	stored, err := s.docs.byKey(ctx, s.cfg.DB, r.Key)
+	if err != nil {
+		return nil, internal("read stored registration: " + err.Error())
+	}
+	return stored, nil
 }
 
 // sleep waits before attempt n (exponential, jittered, capped) or until ctx ends.

@@ -21,7 +21,9 @@ import (
 )
 
 // GetIrn answers from the store, else reads the IRN from the IRP (within its retention
-// window) and stores it.
+// window) and stores it. A stored registration whose signed answer has not verified is
+// verified again against the configured certificates (and answered once it verifies) or
+// answered SIGNATURE_INVALID; the IRP is not asked, since it would sign the same.
 func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error) {
 	irn := strings.ToLower(strings.TrimSpace(req.GetIrn()))
 	if !isIRN(irn) {
@@ -32,6 +34,11 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	case err == nil && rec.registered():
 		if err := authorize(ctx, rec.Key.SellerGSTIN); err != nil {
 			return nil, err
+		}
+		if rec.unverified() {
+			if rec, err = s.reverify(ctx, rec); err != nil {
+				return nil, err
+			}
 		}
 		return &einvoicev1.GetIrnResponse{Details: detailsOf(rec)}, nil
 	case err != nil && !store.IsNotFound(err):
@@ -57,7 +64,7 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 }
 
 // GetIrnByDocument answers from the store, else asks the IRP by document type, number and
-// date and stores the answer.
+// date and stores the answer. An unverified registration is answered as GetIrn does.
 func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnByDocumentRequest) (*einvoicev1.GetIrnByDocumentResponse, error) {
 	gstin := strings.ToUpper(strings.TrimSpace(req.GetGstin()))
 	docType := strings.ToUpper(strings.TrimSpace(req.GetDocType()))
@@ -105,6 +112,11 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	}
 	switch {
 	case err == nil && rec.registered():
+		if rec.unverified() {
+			if rec, err = s.reverify(ctx, rec); err != nil {
+				return nil, err
+			}
+		}
 		return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec)}, nil
 	case err != nil && !store.IsNotFound(err):
 		return nil, internal(err.Error())
@@ -144,16 +156,11 @@ func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irp
 	case err != nil:
 		return nil, irpFailure(ctx, err)
 	}
-	signed, err := irpcrypto.Verify(det.SignedInvoice, s.cfg.Certificates)
-	if err == nil {
-		err = s.verifyDetails(det)
-	}
+	// A read that does not verify stores nothing: the seller and document it would be
+	// stored under come from the unverified data.
+	data, c, err := s.verifySigned(det.Irn, det.SignedInvoice, det.SignedQRCode)
 	if err != nil {
 		return nil, internal("the IRP's signed answer did not verify: " + err.Error())
-	}
-	var c signedInvoiceClaims
-	if err := json.Unmarshal(signed.Data, &c); err != nil {
-		return nil, internal("the IRP's signed invoice is unreadable: " + err.Error())
 	}
 	if !strings.EqualFold(c.SellerDtls.Gstin, gstin) {
 		return nil, platform.Status(codes.PermissionDenied, errorsv1.ErrorReason_ERROR_REASON_GSTIN_NOT_ALLOWED,
@@ -163,7 +170,7 @@ func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irp
 	// The request body is the document as the IRP signed it (less AckNo/AckDt/Irn); its
 	// hash is what a later GenerateIrn of the same bytes compares against.
 	var body map[string]any
-	_ = json.Unmarshal(signed.Data, &body)
+	_ = json.Unmarshal(data, &body)
 	delete(body, "AckNo")
 	delete(body, "AckDt")
 	delete(body, "Irn")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
@@ -18,7 +19,16 @@ const (
 	stateActive    = "ACTIVE"
 	stateCancelled = "CANCELLED"
 	stateFailed    = "FAILED"
+	// stateUnverified is a registration the IRP made whose signed answer did not verify
+	// against the configured certificates: stored in full, never sent again, and answered
+	// only once it verifies (Service.reverify).
+	stateUnverified = "UNVERIFIED"
 )
+
+// unverifiedPrefix starts the last_error of a registration whose signed answer did not
+// verify. A row cancelled while UNVERIFIED keeps it, so its signed data is still checked
+// before it is answered.
+const unverifiedPrefix = "signature did not verify: "
 
 // record is one row of einvoice_documents.
 type record struct {
@@ -47,8 +57,17 @@ type record struct {
 	CancelRemark  string
 }
 
-// registered reports whether the IRP has this document (with or without a cancel).
-func (r *record) registered() bool { return r.State == stateActive || r.State == stateCancelled }
+// registered reports whether the IRP has this document (with or without a cancel, verified
+// or not).
+func (r *record) registered() bool {
+	return r.State == stateActive || r.State == stateCancelled || r.State == stateUnverified
+}
+
+// unverified reports whether the stored signed answer has not verified yet: an UNVERIFIED
+// row, or one cancelled while it was UNVERIFIED.
+func (r *record) unverified() bool {
+	return r.State == stateUnverified || r.State == stateCancelled && strings.HasPrefix(r.LastError, unverifiedPrefix)
+}
 
 const recordColumns = `seller_gstin, fy, doc_type, doc_no, doc_date, irn, irp, buyer_gstin, tot_inv_val,
 	body_sha256, request_json, state, ack_no, ack_dt, signed_invoice, signed_qr_code, ewb_no, ewb_dt,
@@ -70,6 +89,8 @@ func scanRecord(row *store.Row) (*record, error) {
 type documents struct {
 	db  *store.DB
 	now func() time.Time
+	// keyTTL is how long an Idempotency-Key lives.
+	keyTTL time.Duration
 }
 
 func (d *documents) stamp() string { return d.now().UTC().Format(time.RFC3339Nano) }
@@ -129,17 +150,27 @@ func (d *documents) claimPending(ctx context.Context, r *record) (existing *reco
 
 // complete stores the IRP's signed registration of a document.
 func (d *documents) complete(ctx context.Context, k doc.DocKey, det *irpclient.IRNDetails, state string) error {
+	return d.write(ctx, k, det, state, "")
+}
+
+// completeUnverified stores a registration whose signed answer did not verify (cause says
+// which signature and why) as UNVERIFIED, so it is never sent again nor lost.
+func (d *documents) completeUnverified(ctx context.Context, k doc.DocKey, det *irpclient.IRNDetails, cause error) error {
+	return d.write(ctx, k, det, stateUnverified, unverifiedPrefix+cause.Error())
+}
+
+func (d *documents) write(ctx context.Context, k doc.DocKey, det *irpclient.IRNDetails, state, lastError string) error {
 	info := ""
 	if len(det.Info) > 0 {
 		info = string(infoJSON(det.Info))
 	}
 	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irn = $5, state = $6, ack_no = $7, ack_dt = $8,
 		signed_invoice = $9, signed_qr_code = $10, ewb_no = $11, ewb_dt = $12, ewb_valid_till = $13, remarks = $14,
-		info_json = $15, last_error = '', updated_at = $16
+		info_json = $15, last_error = $16, updated_at = $17
 		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
 		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, det.Irn, state, det.AckNo, det.AckDt, det.SignedInvoice,
 		det.SignedQRCode, deref(det.EwbNo), deref(det.EwbDt), deref(det.EwbValidTill), deref(det.Remarks),
-		info, d.stamp())
+		info, lastError, d.stamp())
 	if err != nil {
 		return fmt.Errorf("einvoice: store signed answer: %w", err)
 	}
@@ -199,7 +230,51 @@ func (d *documents) adoptForeign(ctx context.Context, k doc.DocKey, buyer string
 	return d.complete(ctx, k, det, state)
 }
 
-// markCancelled moves a document to CANCELLED with the IRP's cancel date.
+// signedDocument is the document an IRP signed, when it differs from the one stored.
+type signedDocument struct {
+	BuyerGSTIN string
+	TotInvVal  float64
+	Data       string
+}
+
+// markVerified records that the stored signed answer of an unverified row verifies now: an
+// UNVERIFIED row becomes ACTIVE (a cancelled one stays cancelled) and last_error is cleared.
+// A non-nil signed replaces buyer, total and request, as adoptForeign does, because the
+// IRP holds another document under this number than the one sent.
+func (d *documents) markVerified(ctx context.Context, r *record, signed *signedDocument) error {
+	err := d.db.InTx(ctx, func(tx *store.Tx) error {
+		now := d.stamp()
+		res, err := tx.ExecContext(ctx, `UPDATE einvoice_documents SET state = $5, last_error = '', updated_at = $6
+			WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $7 AND last_error = $8`,
+			r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, verifiedState(r.State), now, r.State, r.LastError)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 || signed == nil {
+			return err // n == 0: changed meanwhile; the caller reads what is stored
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE einvoice_documents SET buyer_gstin = $5, tot_inv_val = $6,
+			body_sha256 = '', request_json = $7, updated_at = $8
+			WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
+			r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, signed.BuyerGSTIN, signed.TotInvVal, signed.Data, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("einvoice: store verified registration: %w", err)
+	}
+	return nil
+}
+
+// verifiedState is what a row in state becomes once its signed answer verifies.
+func verifiedState(state string) string {
+	if state == stateUnverified {
+		return stateActive
+	}
+	return state
+}
+
+// markCancelled moves a document to CANCELLED with the IRP's cancel date. The last_error
+// of an UNVERIFIED row is kept (see unverified).
 func (d *documents) markCancelled(ctx context.Context, irn, cancelDate, reason, remark string) error {
 	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $2, cancel_date = $3, cancel_reason = $4,
 		cancel_remark = $5, updated_at = $6 WHERE irn = $1`,
@@ -217,29 +292,56 @@ type idempotencyKey struct {
 }
 
 // rememberKey stores an Idempotency-Key with its body, or returns the one stored before.
+// A key older than keyTTL counts as unused: it is replaced by this one.
 func (d *documents) rememberKey(ctx context.Context, key string, k idempotencyKey) (*idempotencyKey, error) {
 	var prev *idempotencyKey
+	now := d.now()
 	err := d.db.InTx(ctx, func(tx *store.Tx) error {
 		var p idempotencyKey
-		err := tx.QueryRowContext(ctx, `SELECT body_sha256, seller_gstin, fy, doc_type, doc_no
+		var created int64
+		err := tx.QueryRowContext(ctx, `SELECT body_sha256, seller_gstin, fy, doc_type, doc_no, created_unix_ms
 			FROM einvoice_idempotency_keys WHERE idem_key = $1`, key).
-			Scan(&p.BodySHA256, &p.Key.SellerGSTIN, &p.Key.FY, &p.Key.DocType, &p.Key.DocNo)
+			Scan(&p.BodySHA256, &p.Key.SellerGSTIN, &p.Key.FY, &p.Key.DocType, &p.Key.DocNo, &created)
 		switch {
-		case err == nil:
+		case err == nil && created > d.keyCutoff(now):
 			prev = &p
 			return nil
+		case err == nil:
+			_, err = tx.ExecContext(ctx, `UPDATE einvoice_idempotency_keys SET body_sha256 = $2, seller_gstin = $3,
+				fy = $4, doc_type = $5, doc_no = $6, created_at = $7, created_unix_ms = $8 WHERE idem_key = $1`,
+				key, k.BodySHA256, k.Key.SellerGSTIN, k.Key.FY, k.Key.DocType, k.Key.DocNo,
+				now.UTC().Format(time.RFC3339Nano), now.UnixMilli())
+			return err
 		case !store.IsNotFound(err):
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_idempotency_keys (idem_key, body_sha256, seller_gstin,
-			fy, doc_type, doc_no, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			key, k.BodySHA256, k.Key.SellerGSTIN, k.Key.FY, k.Key.DocType, k.Key.DocNo, d.stamp())
+			fy, doc_type, doc_no, created_at, created_unix_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			key, k.BodySHA256, k.Key.SellerGSTIN, k.Key.FY, k.Key.DocType, k.Key.DocNo,
+			now.UTC().Format(time.RFC3339Nano), now.UnixMilli())
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("einvoice: store idempotency key: %w", err)
 	}
 	return prev, nil
+}
+
+// keyCutoff is the created_unix_ms at and before which a key has expired at now.
+func (d *documents) keyCutoff(now time.Time) int64 { return now.Add(-d.keyTTL).UnixMilli() }
+
+// sweepKeys deletes the expired Idempotency-Keys and reports how many there were.
+func (d *documents) sweepKeys(ctx context.Context) (int64, error) {
+	res, err := d.db.ExecContext(ctx, `DELETE FROM einvoice_idempotency_keys WHERE created_unix_ms <= $1`,
+		d.keyCutoff(d.now()))
+	if err != nil {
+		return 0, fmt.Errorf("einvoice: sweep idempotency keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("einvoice: sweep idempotency keys: %w", err)
+	}
+	return n, nil
 }
 
 func deref[T any](p *T) T {

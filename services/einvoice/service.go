@@ -45,6 +45,13 @@ type Config struct {
 	MaxAttempts    int
 	RetryBaseDelay time.Duration
 	RetryMaxDelay  time.Duration
+
+	// IdempotencyTTL is how long an Idempotency-Key binds its body: an older key counts as
+	// unused (the next request with it is taken as new), and SweepIdempotencyKeys deletes
+	// it. 0 means 24 hours.
+	IdempotencyTTL time.Duration
+	// SweepInterval is how often Run sweeps expired Idempotency-Keys; 0 means 1 hour.
+	SweepInterval time.Duration
 }
 
 // Service implements irpgate.einvoice.v1.EInvoiceService.
@@ -94,6 +101,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.RetryMaxDelay <= 0 {
 		cfg.RetryMaxDelay = 2 * time.Second
 	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Hour
+	}
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
@@ -104,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return &Service{
 		cfg:    cfg,
 		irp:    cfg.IRP,
-		docs:   &documents{db: cfg.DB, now: cfg.Now},
+		docs:   &documents{db: cfg.DB, now: cfg.Now, keyTTL: cfg.IdempotencyTTL},
 		log:    cfg.Logger,
 		tracer: cfg.TracerProvider.Tracer("irpgate/einvoice"),
 		now:    cfg.Now,
@@ -115,6 +128,37 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // Register puts the service on g.
 func (s *Service) Register(g *grpc.Server) {
 	einvoicev1.RegisterEInvoiceServiceServer(g, s)
+}
+
+// SweepIdempotencyKeys deletes the Idempotency-Keys older than IdempotencyTTL and reports
+// how many it deleted. Run calls it every SweepInterval.
+func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
+	return s.docs.sweepKeys(ctx)
+}
+
+// Run does the service's background work until ctx ends, then returns nil: it sweeps
+// expired Idempotency-Keys at once and every SweepInterval after. A failed sweep is logged
+// and tried again at the next interval.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		n, err := s.SweepIdempotencyKeys(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.WarnContext(ctx, "sweeping expired idempotency keys failed", "error", err.Error())
+		case err == nil:
+			s.log.DebugContext(ctx, "swept expired idempotency keys", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // RPCs designed but not built yet.

@@ -72,10 +72,23 @@ func setup(t *testing.T, db *store.DB, opts ...sandboxtest.Option) *env {
 	}, irpclient.WithClock(sb.Clock.Now))
 	c = c.WithSessions(ls)
 
-	svc, err := einvoice.New(t.Context(), einvoice.Config{
-		DB: db, IRP: c, Certificates: []*x509.Certificate{sb.Certificate()},
-		AcceptSandboxGSTINs: true, Now: sb.Clock.Now, RetryBaseDelay: 5 * time.Millisecond, RetryMaxDelay: 50 * time.Millisecond, MaxAttempts: 20,
-	})
+	e := &env{sb: sb, irp: c, db: db}
+	e.svc, e.client = e.service(t, nil)
+	return e
+}
+
+// service starts another service over e's database and IRP client on a real gRPC server on
+// 127.0.0.1, with the test configuration changed by edit (if not nil).
+func (e *env) service(t *testing.T, edit func(*einvoice.Config)) (*einvoice.Service, einvoicev1.EInvoiceServiceClient) {
+	t.Helper()
+	cfg := einvoice.Config{
+		DB: e.db, IRP: e.irp, Certificates: []*x509.Certificate{e.sb.Certificate()},
+		AcceptSandboxGSTINs: true, Now: e.sb.Clock.Now, RetryBaseDelay: 5 * time.Millisecond, RetryMaxDelay: 50 * time.Millisecond, MaxAttempts: 20,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	svc, err := einvoice.New(t.Context(), cfg)
 	require.NoError(t, err)
 
 	g := grpc.NewServer(grpc.UnaryInterceptor(testCaller))
@@ -87,7 +100,7 @@ func setup(t *testing.T, db *store.DB, opts ...sandboxtest.Option) *env {
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	return &env{sb: sb, irp: c, svc: svc, client: einvoicev1.NewEInvoiceServiceClient(conn), db: db}
+	return svc, einvoicev1.NewEInvoiceServiceClient(conn)
 }
 
 // testCaller stands in for the caller-auth verifier: metadata names the GSTINs of the caller.
