@@ -14,17 +14,22 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/types/known/structpb"
 
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 	"github.com/irpgate/irpgate/pkg/irpcrypto"
 )
 
 // BenchmarkGeneratePath registers IRNs through the whole path (REST -> gateway ->
-// einvoice -> sandbox, with validation, storage on SQLite and signature checks) and
-// through pkg/irpclient calling the same sandbox directly, at the same concurrency, in
-// alternating rounds of one run. One op is one IRN on each path. It reports both
-// throughputs, their ratio and the p50/p99 latencies:
+// einvoice -> sandbox, with validation, storage on SQLite and signature checks), through
+// pkg/irpclient calling the same sandbox directly, and (for the breakdown) through gRPC
+// straight to einvoice, at the same concurrency, in alternating rounds of one run. One op
+// is one IRN on each path. It reports the throughputs, the ratio, the p50/p99 latencies
+// and the process CPU time per IRN (steadier than wall time on a shared machine):
 //
 //	ratio_% = rest_irn/s / direct_irn/s * 100 (target >= 80)
 //	added_p50_ms = rest_p50_ms - direct_p50_ms (target < 2)
@@ -61,6 +66,23 @@ func benchGeneratePath(b *testing.B, conc int) {
 		}
 		return nil
 	}
+	gc := einvoicev1.NewEInvoiceServiceClient(e.conn)
+	gctx := bearer(ctx, e.seller)
+	viaGRPC := func(body []byte) error {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return err
+		}
+		inv, err := structpb.NewStruct(m)
+		if err != nil {
+			return err
+		}
+		res, err := gc.GenerateIrn(gctx, &einvoicev1.GenerateIrnRequest{Invoice: inv})
+		if err == nil && res.GetDetails().GetSignedQrCode() == "" {
+			err = fmt.Errorf("no SignedQRCode")
+		}
+		return err
+	}
 	viaClient := func(body []byte) error {
 		det, err := direct.GenerateIRN(ctx, e2eSeller, body)
 		if err == nil && det.SignedQRCode == "" {
@@ -72,20 +94,22 @@ func benchGeneratePath(b *testing.B, conc int) {
 	for range conc {
 		require.NoError(b, viaClient(benchInvoice(b)))
 		require.NoError(b, viaREST(benchInvoice(b)))
+		require.NoError(b, viaGRPC(benchInvoice(b)))
 	}
 
-	var directRun, restRun pathRun
+	var directRun, restRun, grpcRun pathRun
 	const round = 64
 	b.ResetTimer()
 	for done := 0; done < b.N; done += round {
 		n := min(round, b.N-done)
-		bodies := make([][]byte, 2*n)
+		bodies := make([][]byte, 3*n)
 		for i := range bodies {
 			bodies[i] = benchInvoice(b)
 		}
 		b.StartTimer()
 		require.NoError(b, directRun.run(conc, bodies[:n], viaClient))
-		require.NoError(b, restRun.run(conc, bodies[n:], viaREST))
+		require.NoError(b, restRun.run(conc, bodies[n:2*n], viaREST))
+		require.NoError(b, grpcRun.run(conc, bodies[2*n:], viaGRPC))
 		b.StopTimer()
 	}
 	ratio := restRun.rate() / directRun.rate() * 100
@@ -99,6 +123,9 @@ func benchGeneratePath(b *testing.B, conc int) {
 	b.ReportMetric(restRun.pct(99), "rest_p99_ms")
 	b.ReportMetric(directRun.cpuPerIRN(), "direct_cpu_ms/irn")
 	b.ReportMetric(restRun.cpuPerIRN(), "rest_cpu_ms/irn")
+	b.ReportMetric(grpcRun.rate(), "grpc_irn/s")
+	b.ReportMetric(grpcRun.pct(50), "grpc_p50_ms")
+	b.ReportMetric(grpcRun.cpuPerIRN(), "grpc_cpu_ms/irn")
 }
 
 // pathRun collects the latencies and busy time of one path across rounds.
@@ -175,10 +202,13 @@ func directClient(b *testing.B, e *e2e) *irpclient.Client {
 		Password     string `json:"password"`
 	}
 	getJSON(b, e.srv.SandboxURL+"/sandbox/admin/users", &users)
+	// Instrumented as irpgate's own client is: spans recorded by the SDK, metrics kept.
 	c, err := irpclient.New(irpclient.Config{
-		BaseURLs:   map[string]string{irpclient.NIC1: e.srv.SandboxURL},
-		DefaultIRP: irpclient.NIC1,
-		PublicKeys: map[string]*rsa.PublicKey{irpclient.NIC1: pub},
+		BaseURLs:       map[string]string{irpclient.NIC1: e.srv.SandboxURL},
+		DefaultIRP:     irpclient.NIC1,
+		PublicKeys:     map[string]*rsa.PublicKey{irpclient.NIC1: pub},
+		TracerProvider: sdktrace.NewTracerProvider(),
+		MeterProvider:  sdkmetric.NewMeterProvider(),
 	})
 	require.NoError(b, err)
 	return c.WithSessions(irpclient.NewLocalSessions(c, func(gstin, irp string) (irpclient.Credentials, error) {

@@ -127,9 +127,14 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		}
 	}
 
-	replayed, err := s.register(ctx, inv, body, irp)
+	replayed, fresh, err := s.register(ctx, inv, body, irp)
 	if err != nil {
 		return nil, err
+	}
+	if fresh != nil {
+		// This call's own registration, stored as rec plus the answer: no need to read it back.
+		rec.setAnswer(fresh, stateActive, "")
+		return &einvoicev1.GenerateIrnResponse{Details: detailsOf(rec)}, nil
 	}
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, k)
 	if err != nil {
@@ -145,9 +150,10 @@ func (f finalError) Error() string { return f.err.Error() }
 
 // register sends the document until the IRP's answer is known and stored: a lost answer
 // is sent again, and 2150 + DUPIRN is reconciled against the original. It reports whether
-// the registration is an earlier one (not this call's) that was adopted. The loop is bounded by MaxAttempts
-// and by ctx.
-func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string) (adopted bool, err error) {
+// the registration is an earlier one (not this call's) that was adopted, and returns the
+// IRP's answer when it was stored as sent (fresh; nil when the stored row must be read).
+// The loop is bounded by MaxAttempts and by ctx.
+func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string) (adopted bool, fresh *irpclient.IRNDetails, err error) {
 	ctx, span := s.tracer.Start(ctx, "einvoice.register")
 	defer func() {
 		if err != nil {
@@ -172,16 +178,16 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			if verr := s.verifyDetails(det); verr != nil {
 				// The registration is real whatever its signature: keep it, never send again.
 				if err := s.docs.completeUnverified(ctx, k, det, verr); err != nil {
-					return false, internal(err.Error())
+					return false, nil, internal(err.Error())
 				}
 				s.log.WarnContext(ctx, "the IRP's signed answer did not verify; the registration is stored unverified",
 					"irn", det.Irn, "ack_no", det.AckNo, "error", verr.Error())
-				return false, signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)
+				return false, nil, signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)
 			}
 			if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
-				return false, internal(err.Error())
+				return false, nil, internal(err.Error())
 			}
-			return false, nil
+			return false, det, nil
 		}
 		if dup, ok := irpclient.DuplicateIRN(err); ok {
 			irn := inv.IRN()
@@ -192,10 +198,10 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			err := s.reconcile(ctx, inv, irn, dup, irp)
 			var fe finalError
 			if errors.As(err, &fe) {
-				return false, fe.err
+				return false, nil, fe.err
 			}
 			if err == nil {
-				return !sent, nil
+				return !sent, nil, nil
 			}
 			lastErr = err
 			continue
@@ -213,7 +219,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 				}
 			}
 			_ = s.docs.fail(ctx, k, strings.Join(ie.Codes(), ","))
-			return false, irpRefused(ie)
+			return false, nil, irpRefused(ie)
 		}
 		if ctx.Err() != nil {
 			break
@@ -225,7 +231,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			lastErr = err
 			continue
 		}
-		return false, irpFailure(ctx, err)
+		return false, nil, irpFailure(ctx, err)
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
@@ -233,9 +239,9 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	s.log.WarnContext(ctx, "IRP outcome still unknown after retries; the document stays pending",
 		"irn", inv.IRN(), "error", fmt.Sprint(lastErr))
 	if ctx.Err() != nil {
-		return false, irpFailure(ctx, ctx.Err())
+		return false, nil, irpFailure(ctx, ctx.Err())
 	}
-	return false, platform.Status(grpccodes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
+	return false, nil, platform.Status(grpccodes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
 		"the IRP's answer is not known yet; send the same document again to finish", map[string]string{"irn": inv.IRN()}).Err()
 }
 

@@ -117,6 +117,20 @@ func (d *documents) latestByNumber(ctx context.Context, gstin, docType, docNo st
 // that is already there (pending from an earlier attempt, failed, or registered). A pending
 // or failed row is brought up to date with the body about to be sent.
 func (d *documents) claimPending(ctx context.Context, r *record) (existing *record, err error) {
+	// Most documents are new: one statement claims them. Only a row already there takes
+	// the transaction below.
+	now := d.stamp()
+	res, err := d.db.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
+		doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) ON CONFLICT DO NOTHING`,
+		r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRN, r.IRP, r.BuyerGSTIN,
+		r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, now)
+	if err != nil {
+		return nil, fmt.Errorf("einvoice: store pending document: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		return nil, nil
+	}
 	err = d.db.InTx(ctx, func(tx *store.Tx) error {
 		cur, err := d.byKey(ctx, tx, r.Key)
 		switch {
@@ -160,21 +174,29 @@ func (d *documents) completeUnverified(ctx context.Context, k doc.DocKey, det *i
 }
 
 func (d *documents) write(ctx context.Context, k doc.DocKey, det *irpclient.IRNDetails, state, lastError string) error {
-	info := ""
-	if len(det.Info) > 0 {
-		info = string(infoJSON(det.Info))
-	}
+	r := record{Key: k}
+	r.setAnswer(det, state, lastError)
 	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irn = $5, state = $6, ack_no = $7, ack_dt = $8,
 		signed_invoice = $9, signed_qr_code = $10, ewb_no = $11, ewb_dt = $12, ewb_valid_till = $13, remarks = $14,
 		info_json = $15, last_error = $16, updated_at = $17
 		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
-		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, det.Irn, state, det.AckNo, det.AckDt, det.SignedInvoice,
-		det.SignedQRCode, deref(det.EwbNo), deref(det.EwbDt), deref(det.EwbValidTill), deref(det.Remarks),
-		info, lastError, d.stamp())
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, r.IRN, r.State, r.AckNo, r.AckDt, r.SignedInvoice,
+		r.SignedQRCode, r.EwbNo, r.EwbDt, r.EwbValidTill, r.Remarks, r.InfoJSON, r.LastError, d.stamp())
 	if err != nil {
 		return fmt.Errorf("einvoice: store signed answer: %w", err)
 	}
 	return nil
+}
+
+// setAnswer puts the IRP's answer on r as write stores it.
+func (r *record) setAnswer(det *irpclient.IRNDetails, state, lastError string) {
+	r.IRN, r.State, r.AckNo, r.AckDt = det.Irn, state, det.AckNo, det.AckDt
+	r.SignedInvoice, r.SignedQRCode = det.SignedInvoice, det.SignedQRCode
+	r.EwbNo, r.EwbDt, r.EwbValidTill, r.Remarks = deref(det.EwbNo), deref(det.EwbDt), deref(det.EwbValidTill), deref(det.Remarks)
+	r.InfoJSON, r.LastError = "", lastError
+	if len(det.Info) > 0 {
+		r.InfoJSON = string(infoJSON(det.Info))
+	}
 }
 
 // fail records that the IRP refused the document; a later request may send it again.
