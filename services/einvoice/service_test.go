@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
@@ -200,6 +201,7 @@ func TestIRNLifecycle(t *testing.T) {
 			require.Equal(t, d.GetIrn(), again.GetDetails().GetIrn())
 			require.Equal(t, d.GetAckNo(), again.GetDetails().GetAckNo())
 			require.Equal(t, d.GetSignedInvoice(), again.GetDetails().GetSignedInvoice())
+			require.True(t, proto.Equal(d, again.GetDetails()), "the first answer is exactly what was stored:\n%v\n%v", d, again.GetDetails())
 			require.Equal(t, calls, e.sb.Stats().GenerateCalls)
 		})
 
