@@ -22,6 +22,8 @@ import (
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 	"github.com/irpgate/irpgate/pkg/irpcrypto"
+	"github.com/irpgate/irpgate/services/sandbox"
+	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
 )
 
 // BenchmarkGeneratePath registers IRNs through the whole path (REST -> gateway ->
@@ -194,13 +196,7 @@ func directClient(b *testing.B, e *e2e) *irpclient.Client {
 	getJSON(b, e.srv.SandboxURL+"/sandbox/publickeys", &keys)
 	pub, err := irpcrypto.ParsePublicKey([]byte(keys.EncryptionPublicKey))
 	require.NoError(b, err)
-	var users []struct {
-		GSTIN        string `json:"gstin"`
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-		UserName     string `json:"user_name"`
-		Password     string `json:"password"`
-	}
+	var users []sandbox.User
 	getJSON(b, e.srv.SandboxURL+"/sandbox/admin/users", &users)
 	// Instrumented as irpgate's own client is: spans recorded by the SDK, metrics kept.
 	c, err := irpclient.New(irpclient.Config{
@@ -211,15 +207,7 @@ func directClient(b *testing.B, e *e2e) *irpclient.Client {
 		MeterProvider:  sdkmetric.NewMeterProvider(),
 	})
 	require.NoError(b, err)
-	return c.WithSessions(irpclient.NewLocalSessions(c, func(gstin, irp string) (irpclient.Credentials, error) {
-		for _, u := range users {
-			if u.GSTIN == gstin {
-				return irpclient.Credentials{GSTIN: gstin, IRP: irp, ClientID: u.ClientID, ClientSecret: u.ClientSecret,
-					UserName: u.UserName, Password: u.Password}, nil
-			}
-		}
-		return irpclient.Credentials{}, fmt.Errorf("no sandbox user for %s", gstin)
-	}))
+	return c.WithSessions(irpclient.NewLocalSessions(c, sandboxtest.Credentials(users)))
 }
 
 func benchInvoice(b *testing.B) []byte {

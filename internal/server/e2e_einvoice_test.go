@@ -29,6 +29,7 @@ import (
 	"github.com/irpgate/irpgate/internal/server"
 	"github.com/irpgate/irpgate/internal/store/storetest"
 	"github.com/irpgate/irpgate/pkg/irpcrypto"
+	"github.com/irpgate/irpgate/services/sandbox"
 )
 
 // The e-invoice flow end to end: `--target=all` (sandbox upstream) over real HTTP and gRPC,
@@ -86,13 +87,7 @@ func startE2EWith(t testing.TB, databaseURL string, exp *tracetest.InMemoryExpor
 	// Admin: IRP credentials of the seller (the sandbox's API user), and two limited API keys.
 	auth := authv1.NewAuthServiceClient(conn)
 	admin := bearer(t.Context(), token(t, auth, e2eAdminKey))
-	var users []struct {
-		GSTIN        string `json:"gstin"`
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-		UserName     string `json:"user_name"`
-		Password     string `json:"password"`
-	}
+	var users []sandbox.User
 	getJSON(t, srv.SandboxURL+"/sandbox/admin/users", &users)
 	for _, u := range users {
 		if u.GSTIN != e2eSeller {

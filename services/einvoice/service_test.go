@@ -62,15 +62,7 @@ func setup(t *testing.T, db *store.DB, opts ...sandboxtest.Option) *env {
 		Timeout:        20 * time.Second,
 	})
 	require.NoError(t, err)
-	users := sb.Users()
-	ls := irpclient.NewLocalSessions(c, func(gstin, irp string) (irpclient.Credentials, error) {
-		for _, u := range users {
-			if u.GSTIN == gstin {
-				return irpclient.Credentials{GSTIN: u.GSTIN, ClientID: u.ClientID, ClientSecret: u.ClientSecret, UserName: u.UserName, Password: u.Password, IRP: irp}, nil
-			}
-		}
-		return irpclient.Credentials{}, fmt.Errorf("no sandbox user for %s", gstin)
-	}, irpclient.WithClock(sb.Clock.Now))
+	ls := irpclient.NewLocalSessions(c, sb.Credentials(), irpclient.WithClock(sb.Clock.Now))
 	c = c.WithSessions(ls)
 
 	e := &env{sb: sb, irp: c, db: db}

@@ -44,15 +44,7 @@ func setup(t *testing.T, mut func(*irpclient.Config), opts ...sandboxtest.Option
 	}
 	c, err := irpclient.New(cfg)
 	require.NoError(t, err)
-	users := sb.Users()
-	ls := irpclient.NewLocalSessions(c, func(gstin, irp string) (irpclient.Credentials, error) {
-		for _, u := range users {
-			if u.GSTIN == gstin {
-				return irpclient.Credentials{GSTIN: u.GSTIN, ClientID: u.ClientID, ClientSecret: u.ClientSecret, UserName: u.UserName, Password: u.Password, IRP: irp}, nil
-			}
-		}
-		return irpclient.Credentials{}, fmt.Errorf("no sandbox user for %s", gstin)
-	}, irpclient.WithClock(sb.Clock.Now))
+	ls := irpclient.NewLocalSessions(c, sb.Credentials(), irpclient.WithClock(sb.Clock.Now))
 	return &env{sb: sb, c: c.WithSessions(ls), sessions: ls}
 }
 
