@@ -50,6 +50,22 @@ type ServerOptions struct {
 //
 // Health (starting NOT_SERVING) and reflection are registered.
 func NewGRPCServer(o ServerOptions, extra ...grpc.ServerOption) (*grpc.Server, *health.Server) {
+	unary, stream := serverInterceptors(o)
+	opts := []grpc.ServerOption{
+		grpc.StatsHandler(serverStats(o.Telemetry)),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	}
+	srv := grpc.NewServer(append(opts, extra...)...)
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	return srv, hs
+}
+
+// serverInterceptors are the interceptors of NewGRPCServer, in order.
+func serverInterceptors(o ServerOptions) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	log := o.Logger
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
@@ -68,23 +84,24 @@ func NewGRPCServer(o ServerOptions, extra ...grpc.ServerOption) (*grpc.Server, *
 	}
 	unary = append(unary, recovery.UnaryServerInterceptor(recoverOpt))
 	stream = append(stream, recovery.StreamServerInterceptor(recoverOpt))
+	return unary, stream
+}
 
-	opts := []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler(
-			otelgrpc.WithTracerProvider(o.Telemetry.Tracer),
-			otelgrpc.WithMeterProvider(o.Telemetry.Meter),
-			otelgrpc.WithPropagators(propagation.TraceContext{}),
-			otelgrpc.WithFilter(func(info *stats.RPCTagInfo) bool { return !isInfraMethod(info.FullMethodName) }),
-		)),
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(stream...),
-	}
-	srv := grpc.NewServer(append(opts, extra...)...)
-	hs := health.NewServer()
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
-	return srv, hs
+func serverStats(t *Telemetry) stats.Handler {
+	return otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(t.Tracer),
+		otelgrpc.WithMeterProvider(t.Meter),
+		otelgrpc.WithPropagators(propagation.TraceContext{}),
+		otelgrpc.WithFilter(func(info *stats.RPCTagInfo) bool { return !isInfraMethod(info.FullMethodName) }),
+	)
+}
+
+func clientStats(t *Telemetry) stats.Handler {
+	return otelgrpc.NewClientHandler(
+		otelgrpc.WithTracerProvider(t.Tracer),
+		otelgrpc.WithMeterProvider(t.Meter),
+		otelgrpc.WithPropagators(propagation.TraceContext{}),
+	)
 }
 
 // DialOptions are the options of every gRPC client irpgate makes, between
@@ -92,11 +109,7 @@ func NewGRPCServer(o ServerOptions, extra ...grpc.ServerOption) (*grpc.Server, *
 func DialOptions(t *Telemetry) []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
-			otelgrpc.WithTracerProvider(t.Tracer),
-			otelgrpc.WithMeterProvider(t.Meter),
-			otelgrpc.WithPropagators(propagation.TraceContext{}),
-		)),
+		grpc.WithStatsHandler(clientStats(t)),
 		grpc.WithChainUnaryInterceptor(forwardUnary),
 	}
 }

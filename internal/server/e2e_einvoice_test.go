@@ -57,10 +57,35 @@ func startE2E(t testing.TB, databaseURL string) *e2e {
 	return startE2EWith(t, databaseURL, tracetest.NewInMemoryExporter())
 }
 
-// startE2EWith starts the server with spans going to exp (none exported when nil).
+// startE2EWith starts `--target=all` with spans going to exp (none exported when nil).
 func startE2EWith(t testing.TB, databaseURL string, exp *tracetest.InMemoryExporter) *e2e {
 	t.Helper()
+	return startE2ETarget(t, "all", databaseURL, exp)
+}
+
+// startE2ESplit runs the services and the sandbox in one server and the REST gateway in
+// another that reaches them over gRPC on TCP, as separate Deployments do. Both export
+// their spans to one exporter, so a trace can be followed across the two.
+func startE2ESplit(t testing.TB, exp *tracetest.InMemoryExporter) *e2e {
+	t.Helper()
+	e := startE2ETarget(t, "auth,einvoice,ewaybill,gstin,sandbox", "", exp)
+	require.Empty(t, e.srv.HTTPAddr, "the services' server runs no gateway")
 	cfg := server.Defaults()
+	cfg.Target = "gateway"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.AuthAddr, cfg.EInvoiceAddr, cfg.EwayBillAddr, cfg.GstinAddr = e.srv.GRPCAddr, e.srv.GRPCAddr, e.srv.GRPCAddr, e.srv.GRPCAddr
+	gw, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard, SpanExporter: exp})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, gw.Shutdown(context.WithoutCancel(t.Context()))) })
+	e.base = "http://" + gw.HTTPAddr
+	return e
+}
+
+func startE2ETarget(t testing.TB, target, databaseURL string, exp *tracetest.InMemoryExporter) *e2e {
+	t.Helper()
+	cfg := server.Defaults()
+	cfg.Target = target
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.SandboxAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = databaseURL
@@ -214,6 +239,13 @@ func TestEInvoiceEndToEnd(t *testing.T) {
 			t.Run("gRPC", e.grpcFlow)
 		})
 	}
+	// In one process the gateway calls einvoice, and einvoice auth, in process; split
+	// across processes, the same flows cross real gRPC connections.
+	t.Run("split", func(t *testing.T) {
+		e := startE2ESplit(t, tracetest.NewInMemoryExporter())
+		t.Run("one trace per REST request", e.traceFlow)
+		t.Run("REST", e.restFlow)
+	})
 }
 
 func (e *e2e) restFlow(t *testing.T) {

@@ -197,7 +197,7 @@ func (s *Server) startSandbox(_ context.Context, d *deps) error {
 // roles not built yet answer UNIMPLEMENTED (HTTP 501).
 func (s *Server) registerServices(ctx context.Context, d *deps) error {
 	if d.auth != nil {
-		d.auth.Register(s.grpc)
+		d.auth.Register(s)
 	}
 	if s.has(RoleEInvoice) {
 		db, err := d.store(ctx)
@@ -212,7 +212,7 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 		if err != nil {
 			return err
 		}
-		authConn, err := s.dial(s.serviceAddr(RoleAuth, s.cfg.AuthAddr))
+		authConn, err := s.connTo(RoleAuth, s.cfg.AuthAddr)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 		if err != nil {
 			return fmt.Errorf("einvoice: %w", err)
 		}
-		svc.Register(s.grpc)
+		svc.Register(s)
 		// Expired Idempotency-Keys are swept in the background until shutdown.
 		sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
@@ -234,10 +234,10 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 		s.closers = append(s.closers, func(context.Context) error { stop(); <-done; return nil })
 	}
 	if s.has(RoleEwayBill) {
-		ewaybillv1.RegisterEwayBillServiceServer(s.grpc, ewaybillv1.UnimplementedEwayBillServiceServer{})
+		ewaybillv1.RegisterEwayBillServiceServer(s, ewaybillv1.UnimplementedEwayBillServiceServer{})
 	}
 	if s.has(RoleGstin) {
-		gstinv1.RegisterGstinServiceServer(s.grpc, gstinv1.UnimplementedGstinServiceServer{})
+		gstinv1.RegisterGstinServiceServer(s, gstinv1.UnimplementedGstinServiceServer{})
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type Server struct {
 	log     *slog.Logger
 	tel     *platform.Telemetry
 	grpc    *grpc.Server
+	local   *platform.Local // the same services, called in process
 	health  *health.Server
 	http    []*http.Server
 	conns   []io.Closer
@@ -101,7 +102,10 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 			_ = lis.Close()
 			return nil, err
 		}
-		s.grpc, s.health = platform.NewGRPCServer(platform.ServerOptions{Logger: s.log, Telemetry: s.tel, Auth: deps.authenticator()})
+		so := platform.ServerOptions{Logger: s.log, Telemetry: s.tel, Auth: deps.authenticator()}
+		s.grpc, s.health = platform.NewGRPCServer(so)
+		s.local = platform.NewLocal(so)
+		healthpb.RegisterHealthServer(s.local, s.health)
 		if err := s.registerServices(ctx, deps); err != nil {
 			_ = lis.Close()
 			return nil, err
@@ -110,11 +114,21 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 	}
 
 	if s.has(RoleGateway) {
-		conn, err := s.dial(s.GRPCAddr)
-		if err != nil {
-			return nil, err
+		var conns gateway.Conns
+		for _, c := range []struct {
+			role, addr string
+			conn       *grpc.ClientConnInterface
+		}{
+			{RoleAuth, cfg.AuthAddr, &conns.Auth},
+			{RoleEInvoice, cfg.EInvoiceAddr, &conns.EInvoice},
+			{RoleEwayBill, cfg.EwayBillAddr, &conns.EwayBill},
+			{RoleGstin, cfg.GstinAddr, &conns.Gstin},
+		} {
+			if *c.conn, err = s.connTo(c.role, c.addr); err != nil {
+				return nil, err
+			}
 		}
-		h, err := gateway.New(ctx, conn, gateway.Options{TracerProvider: s.tel.Tracer, Registry: s.tel.Registry})
+		h, err := gateway.New(ctx, conns, gateway.Options{TracerProvider: s.tel.Tracer, Registry: s.tel.Registry})
 		if err != nil {
 			return nil, err
 		}
@@ -228,6 +242,28 @@ func (s *Server) dial(addr string) (*grpc.ClientConn, error) {
 	}
 	s.conns = append(s.conns, conn)
 	return conn, nil
+}
+
+// register puts a service on this process's gRPC server and on its
+// in-process channel.
+func (s *Server) register(desc *grpc.ServiceDesc, impl any) {
+	s.grpc.RegisterService(desc, impl)
+	s.local.RegisterService(desc, impl)
+}
+
+// RegisterService implements grpc.ServiceRegistrar with register.
+func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) { s.register(desc, impl) }
+
+// connTo is how this process calls a role's service: in process when it runs
+// the role, else over gRPC at the configured address.
+func (s *Server) connTo(role, configured string) (grpc.ClientConnInterface, error) {
+	if s.has(role) && s.local != nil {
+		return s.local, nil
+	}
+	if configured == "" {
+		return nil, fmt.Errorf("%s-addr: required when this process does not run the %s role", role, role)
+	}
+	return s.dial(configured)
 }
 
 // serviceAddr is where a role's gRPC service is reached: this process when

@@ -16,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/irpgate/irpgate/internal/server"
+	"github.com/irpgate/irpgate/services/gateway"
 )
 
 const testAdminKey = "irpgate-test-admin-key-0123456789"
@@ -146,4 +147,27 @@ func TestRESTWithoutCredentialsIs401(t *testing.T) {
 	}
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
 	require.Equal(t, "err-unauthenticated", body.Error.Message)
+}
+
+// A REST body over the limit is refused with 413 in the envelope, before any service sees it.
+func TestRESTBodyTooLarge(t *testing.T) {
+	srv, _ := startAll(t)
+	body := strings.NewReader(`{"x":"` + strings.Repeat("a", gateway.MaxBodyBytes) + `"}`)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+srv.HTTPAddr+"/v1/einvoice/irn", body)
+	require.NoError(t, err)
+	req.Header.Set("X-Api-Key", testAdminKey)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
+	var out struct {
+		Error struct {
+			Message string         `json:"message"`
+			Args    map[string]any `json:"args"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	require.Equal(t, "err-request-too-large", out.Error.Message)
+	require.EqualValues(t, gateway.MaxBodyBytes, out.Error.Args["limitBytes"])
 }

@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 // Register registers the AuthService on g.
-func (s *Service) Register(g *grpc.Server) { authv1.RegisterAuthServiceServer(g, s) }
+func (s *Service) Register(g grpc.ServiceRegistrar) { authv1.RegisterAuthServiceServer(g, s) }
 
 // Verifier returns a caller-auth verifier that checks tokens against this
 // service's own keys (no network) and accepts service tokens, for the gRPC

@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 // Register puts the service on g.
-func (s *Service) Register(g *grpc.Server) {
+func (s *Service) Register(g grpc.ServiceRegistrar) {
 	einvoicev1.RegisterEInvoiceServiceServer(g, s)
 }
 

@@ -28,7 +28,7 @@ type cachedToken struct {
 	expires time.Time
 }
 
-func newAPIKeyExchanger(conn *grpc.ClientConn) *apiKeyExchanger {
+func newAPIKeyExchanger(conn grpc.ClientConnInterface) *apiKeyExchanger {
 	return &apiKeyExchanger{auth: authv1.NewAuthServiceClient(conn), toks: map[[32]byte]cachedToken{}}
 }
 

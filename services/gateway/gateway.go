@@ -41,10 +41,16 @@ var forwardedHeaders = map[string]bool{
 	"authorization":     true,
 }
 
-// New returns the REST handler. conn must be a real client connection (to
-// this process's gRPC listener or to remote services) so that every
-// interceptor runs as it does for gRPC callers.
-func New(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, error) {
+// Conns are the gateway's upstreams, one per service: a gRPC connection to
+// the service, or this process's in-process channel when it runs the
+// service. Either way every server interceptor and stats handler runs as it
+// does for gRPC callers.
+type Conns struct {
+	Auth, EInvoice, EwayBill, Gstin grpc.ClientConnInterface
+}
+
+// New returns the REST handler.
+func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 	jsonpb := &runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitUnpopulated: false},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
@@ -72,18 +78,18 @@ func New(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, e
 		}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conns.EInvoice)),
 		// Document numbers may hold "/" (INV/2026-27/001): sent as %2F in a path
 		// segment, it is decoded after routing.
 		runtime.WithUnescapingMode(runtime.UnescapingModeAllCharacters),
 	)
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		authv1.RegisterAuthServiceHandler,
-		einvoicev1.RegisterEInvoiceServiceHandler,
-		ewaybillv1.RegisterEwayBillServiceHandler,
-		gstinv1.RegisterGstinServiceHandler,
+	for _, err := range []error{
+		authv1.RegisterAuthServiceHandlerClient(ctx, mux, authv1.NewAuthServiceClient(conns.Auth)),
+		einvoicev1.RegisterEInvoiceServiceHandlerClient(ctx, mux, einvoicev1.NewEInvoiceServiceClient(conns.EInvoice)),
+		ewaybillv1.RegisterEwayBillServiceHandlerClient(ctx, mux, ewaybillv1.NewEwayBillServiceClient(conns.EwayBill)),
+		gstinv1.RegisterGstinServiceHandlerClient(ctx, mux, gstinv1.NewGstinServiceClient(conns.Gstin)),
 	} {
-		if err := register(ctx, mux, conn); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("gateway: register: %w", err)
 		}
 	}
@@ -101,12 +107,31 @@ func New(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, e
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, http.StatusNotFound, "err-route-not-found", "ClientRequest", map[string]any{"path": r.URL.Path})
 	})
-	return otelhttp.NewHandler(withRequestID(newAPIKeyExchanger(conn).wrap(root)), "gateway",
+	return otelhttp.NewHandler(withRequestID(limitBody(newAPIKeyExchanger(conns.Auth).wrap(root))), "gateway",
 		otelhttp.WithTracerProvider(o.TracerProvider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
 	), nil
+}
+
+// MaxBodyBytes caps a REST request body: the gRPC receive limit, so a body
+// is refused alike whether the service runs in this process or behind a
+// connection. A 1000-item invoice is about 1 MiB.
+const MaxBodyBytes = 4 << 20
+
+// limitBody answers 413 to a body declared larger than MaxBodyBytes and cuts
+// off one that turns out larger while it is read (then a 400 names the limit).
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			writeEnvelope(w, r, http.StatusRequestEntityTooLarge, "err-request-too-large", "ClientRequest",
+				map[string]any{"limitBytes": MaxBodyBytes})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
 }
 
 type ridKey struct{}
