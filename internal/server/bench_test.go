@@ -17,7 +17,6 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/pkg/irpclient"
@@ -71,15 +70,7 @@ func benchGeneratePath(b *testing.B, conc int) {
 	gc := einvoicev1.NewEInvoiceServiceClient(e.conn)
 	gctx := bearer(ctx, e.seller)
 	viaGRPC := func(body []byte) error {
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
-			return err
-		}
-		inv, err := structpb.NewStruct(m)
-		if err != nil {
-			return err
-		}
-		res, err := gc.GenerateIrn(gctx, &einvoicev1.GenerateIrnRequest{Invoice: inv})
+		res, err := gc.GenerateIrn(gctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
 		if err == nil && res.GetDetails().GetSignedQrCode() == "" {
 			err = fmt.Errorf("no SignedQRCode")
 		}

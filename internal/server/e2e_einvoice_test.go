@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
@@ -167,11 +166,14 @@ func (e *e2e) stats(t *testing.T) sandboxStats {
 	return s
 }
 
-// call makes one REST request and decodes the JSON answer.
+// call makes one REST request and decodes the JSON answer. A []byte body is sent as it is,
+// anything else as its JSON.
 func (e *e2e) call(t *testing.T, method, path, tok string, body any, hdr map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.([]byte); ok {
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		require.NoError(t, err)
 		rd = bytes.NewReader(b)
@@ -312,10 +314,22 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Contains(t, args["errorLocation"], "TranDtls -> SupTyp")
 	require.GreaterOrEqual(t, len(args["errors"].([]any)), 3, "%v", args)
 
-	// A caller without the seller GSTIN: 403, nothing sent.
+	// A body that is not JSON, and no body: 400 naming what is wrong.
+	code, env, _ = e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, []byte(`{"Version": "1.1",`), nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", env)
+	require.Equal(t, "err-invalid-request-body", env["error"].(map[string]any)["message"])
+	code, env, _ = e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, []byte{}, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", env)
+	require.Contains(t, fmt.Sprint(env["error"]), "invoice is required")
+
+	// A caller without the seller GSTIN: 403, nothing sent, and not a word about the
+	// document's faults.
 	calls := e.stats(t).GenerateCalls
 	code, denied, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.other, e2eInvoice(""), nil)
 	require.Equal(t, http.StatusForbidden, code, "%v", denied)
+	code, denied, _ = e.call(t, http.MethodPost, "/v1/einvoice/irn", e.other, bad, nil)
+	require.Equal(t, http.StatusForbidden, code, "%v", denied)
+	require.NotContains(t, fmt.Sprint(denied), "SupTyp")
 	require.Equal(t, calls, e.stats(t).GenerateCalls)
 }
 
@@ -323,14 +337,17 @@ func (e *e2e) grpcFlow(t *testing.T) {
 	c := einvoicev1.NewEInvoiceServiceClient(e.conn)
 	ctx := bearer(t.Context(), e.seller)
 	inv := e2eInvoice("")
-	st := mustStruct(t, inv)
-	gen, err := c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: st})
+	keyed := metadata.AppendToOutgoingContext(ctx, "idempotency-key", "grpc-1")
+	gen, err := c.GenerateIrn(keyed, &einvoicev1.GenerateIrnRequest{Invoice: mustJSON(t, inv)})
 	require.NoError(t, err)
 	d := gen.GetDetails()
 	e.requireSigned(t, d.GetSignedInvoice(), d.GetSignedQrCode(), d.GetIrn())
 
+	// The same document spaced differently is the same body for the Idempotency-Key.
 	calls := e.stats(t).GenerateCalls
-	again, err := c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: st})
+	indented, err := json.MarshalIndent(inv, "", "  ")
+	require.NoError(t, err)
+	again, err := c.GenerateIrn(keyed, &einvoicev1.GenerateIrnRequest{Invoice: indented})
 	require.NoError(t, err)
 	require.True(t, again.GetReplayed())
 	require.Equal(t, d.GetIrn(), again.GetDetails().GetIrn())
@@ -351,10 +368,10 @@ func (e *e2e) grpcFlow(t *testing.T) {
 	bad := e2eInvoice("")
 	bad["TranDtls"].(map[string]any)["SupTyp"] = "B2X"
 	bad["ValDtls"].(map[string]any)["TotInvVal"] = 999
-	_, err = c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: mustStruct(t, bad)})
+	_, err = c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: mustJSON(t, bad)})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 
-	_, err = c.GenerateIrn(bearer(t.Context(), e.other), &einvoicev1.GenerateIrnRequest{Invoice: mustStruct(t, e2eInvoice(""))})
+	_, err = c.GenerateIrn(bearer(t.Context(), e.other), &einvoicev1.GenerateIrnRequest{Invoice: mustJSON(t, e2eInvoice(""))})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
 }
 
@@ -392,15 +409,11 @@ func (e *e2e) traceFlow(t *testing.T) {
 	t.Logf("spans of the trace: %v", names)
 }
 
-func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
+func mustJSON(t *testing.T, m map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
-	var v map[string]any
-	require.NoError(t, json.Unmarshal(b, &v))
-	s, err := structpb.NewStruct(v)
-	require.NoError(t, err)
-	return s
+	return b
 }
 
 // postgresURL is the test PostgreSQL server with a schema of its own for one server.

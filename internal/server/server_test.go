@@ -57,11 +57,25 @@ func TestOpenAPIAndMetricsServed(t *testing.T) {
 	res, err := http.Get("http://" + srv.HTTPAddr + "/openapi.json")
 	require.NoError(t, err)
 	var doc struct {
-		Paths map[string]any `json:"paths"`
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string         `json:"name"`
+				In     string         `json:"in"`
+				Schema map[string]any `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
 	}
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&doc))
 	res.Body.Close()
 	require.Contains(t, doc.Paths, "/v1/einvoice/irn")
+	// The invoice is the body itself, a JSON object (not the base64 of a bytes field).
+	var bodySchema map[string]any
+	for _, p := range doc.Paths["/v1/einvoice/irn"]["post"].Parameters {
+		if p.In == "body" {
+			bodySchema = p.Schema
+		}
+	}
+	require.Equal(t, map[string]any{"type": "object"}, bodySchema)
 
 	res, err = http.Get("http://" + srv.HTTPAddr + "/metrics")
 	require.NoError(t, err)

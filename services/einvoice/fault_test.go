@@ -41,7 +41,7 @@ func TestExactlyOnceUnderLostAnswersAnd5xx(t *testing.T) {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(8)
 		for i := range n {
-			inv := toStruct(t, invoiceMap(now, "", 1+i%3))
+			inv := docJSON(t, invoiceMap(now, "", 1+i%3))
 			g.Go(func() error {
 				res, err := e.client.GenerateIrn(gctx, &einvoicev1.GenerateIrnRequest{Invoice: inv})
 				if err != nil {
@@ -97,7 +97,7 @@ func TestLostAnswerIsReconciledInTheSameCall(t *testing.T) {
 	e := setup(t, storetest.SQLite(t), sandboxtest.WithFaults(sandbox.Faults{
 		AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{HTTP5xx: 1}, Only: []string{sandbox.OpGenerate},
 	}))
-	res, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	res, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 	require.NoError(t, err)
 	require.False(t, res.GetReplayed(), "this call's own registration")
 	require.Len(t, e.sb.Registered(), 1)
@@ -112,7 +112,7 @@ func TestOutcomeUnknownIsBoundedAndResumable(t *testing.T) {
 	e := setup(t, storetest.SQLite(t), sandboxtest.WithFaults(sandbox.Faults{
 		ErrorRate: 1, ErrorMix: sandbox.ErrorMix{HTTP5xx: 1}, Only: []string{sandbox.OpGenerate},
 	}))
-	inv := toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+	inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
 	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv})
 	info, _ := errorInfo(t, err)
 	require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason())
@@ -133,7 +133,7 @@ func TestRetryLoopHonoursTheContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 	require.Error(t, err)
 	require.Less(t, time.Since(start), 2*time.Second)
 }

@@ -1,6 +1,7 @@
 package einvoice
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -38,22 +39,10 @@ const totalTolerance = 0.005
 // GenerateIrn validates a document, registers it with the IRP exactly once and answers
 // with the signed registration.
 func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRequest) (*einvoicev1.GenerateIrnResponse, error) {
-	if req.GetInvoice() == nil {
+	body := req.GetInvoice()
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalidRequest("invoice", doc.ReasonRequired, "invoice is required")
 	}
-	// Struct holds the NIC JSON; encoding/json writes it with sorted keys, so the same
-	// document always gives the same bytes (and the same Idempotency-Key check).
-	body, err := json.Marshal(req.GetInvoice().AsMap())
-	if err != nil {
-		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, "invoice is not valid JSON: "+err.Error())
-	}
-	// Refuse a caller without the seller GSTIN before anything else is looked at.
-	if seller := sellerOf(req.GetInvoice()); seller != "" {
-		if err := authorize(ctx, seller); err != nil {
-			return nil, err
-		}
-	}
-
 	_, span := s.tracer.Start(ctx, "einvoice.validate")
 	opts := doc.Options{Now: s.now(), AcceptSandboxGSTINs: s.cfg.AcceptSandboxGSTINs}
 	if req.GetLargeTaxpayer() {
@@ -61,21 +50,33 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	}
 	inv, err := doc.Check(body, opts)
 	var ve *doc.ValidationError
-	if errors.As(err, &ve) {
+	invalid := errors.As(err, &ve)
+	if invalid {
 		span.SetAttributes(attribute.Int("einvoice.violations", len(ve.Violations)))
-		span.End()
-		return nil, invalidDocument(ve)
 	}
 	span.End()
+	// A caller without the seller GSTIN learns nothing about the document, not even its faults.
+	// (A valid document always names its seller, so every registration passes here.)
+	if seller := sellerOf(inv); seller != "" {
+		if err := authorize(ctx, seller); err != nil {
+			return nil, err
+		}
+	}
+	if invalid {
+		return nil, invalidDocument(ve)
+	}
 	if err != nil {
 		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, err.Error())
 	}
-	if err := authorize(ctx, inv.SellerGSTIN()); err != nil {
-		return nil, err
-	}
 
+	// The same document always gives the same digest, however its JSON is spaced or ordered:
+	// it is taken over the canonical encoding of what was read. The IRP gets the body as sent.
+	canonical, err := inv.Encode()
+	if err != nil {
+		return nil, internal("encode invoice: " + err.Error())
+	}
 	k := inv.Key()
-	sum := sha256.Sum256(body)
+	sum := sha256.Sum256(canonical)
 	bodySum := hex.EncodeToString(sum[:])
 	if key := incoming(ctx, IdempotencyKeyHeader); key != "" {
 		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
@@ -398,11 +399,12 @@ func docKeyString(k doc.DocKey) string {
 	return k.SellerGSTIN + "|" + k.FY + "|" + k.DocType + "|" + k.DocNo
 }
 
-// sellerOf reads SellerDtls.Gstin from the raw document, for the permission check that
-// comes before validation.
-func sellerOf(s *structpb.Struct) string {
-	sd := s.GetFields()["SellerDtls"].GetStructValue()
-	return strings.TrimSpace(sd.GetFields()["Gstin"].GetStringValue())
+// sellerOf is SellerDtls.Gstin of a document as far as it could be read ("" when not).
+func sellerOf(inv *doc.Invoice) string {
+	if inv == nil {
+		return ""
+	}
+	return strings.TrimSpace(inv.SellerGSTIN())
 }
 
 // detailsOf is the API form of a stored registration.

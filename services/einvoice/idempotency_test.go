@@ -45,15 +45,15 @@ func TestIdempotencyKeyExpires(t *testing.T) {
 		now := e.sb.Clock.Now()
 		a, b := invoiceMap(now, "", 1), invoiceMap(now, "", 2)
 
-		first, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, a)})
+		first, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, a)})
 		require.NoError(t, err)
-		_, err = e.client.GenerateIrn(withKey(t.Context(), "k-other"), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(now, "", 1))})
+		_, err = e.client.GenerateIrn(withKey(t.Context(), "k-other"), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(now, "", 1))})
 		require.NoError(t, err)
 
-		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, b)})
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, b)})
 		requireKeyReused(t, err)
 		e.sb.Clock.Advance(23 * time.Hour)
-		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, b)})
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, b)})
 		requireKeyReused(t, err)
 		require.Len(t, e.sb.Registered(), 2)
 
@@ -63,21 +63,21 @@ func TestIdempotencyKeyExpires(t *testing.T) {
 		require.Equal(t, 2, countKeys(t, db))
 
 		e.sb.Clock.Advance(2 * time.Hour)
-		second, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, b)})
+		second, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, b)})
 		require.NoError(t, err, "an expired key is taken as new")
 		require.False(t, second.GetReplayed())
 		require.NotEqual(t, first.GetDetails().GetIrn(), second.GetDetails().GetIrn())
 		require.Len(t, e.sb.Registered(), 3)
 
 		// The key now binds the new body.
-		again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, b)})
+		again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, b)})
 		require.NoError(t, err)
 		require.True(t, again.GetReplayed())
 		require.Equal(t, second.GetDetails().GetIrn(), again.GetDetails().GetIrn())
-		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, a)})
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, a)})
 		requireKeyReused(t, err)
 
-		_, err = e.client.GenerateIrn(withKey(t.Context(), "k-new"), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		_, err = e.client.GenerateIrn(withKey(t.Context(), "k-new"), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 		require.NoError(t, err)
 		require.Equal(t, 3, countKeys(t, db))
 
@@ -101,9 +101,9 @@ func TestIdempotencyTTLIsConfigurable(t *testing.T) {
 	_, client := e.service(t, func(c *einvoice.Config) { c.IdempotencyTTL = time.Hour })
 	ctx := withKey(t.Context(), "k-1h")
 	now := e.sb.Clock.Now()
-	_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(now, "", 1))})
+	_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(now, "", 1))})
 	require.NoError(t, err)
-	other := toStruct(t, invoiceMap(now, "", 1))
+	other := docJSON(t, invoiceMap(now, "", 1))
 	e.sb.Clock.Advance(59 * time.Minute)
 	_, err = client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: other})
 	requireKeyReused(t, err)
@@ -118,7 +118,7 @@ func TestRunSweepsExpiredKeysUntilTheContextEnds(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	svc, client := e.service(t, func(c *einvoice.Config) { c.SweepInterval = time.Millisecond })
 	generate := func(key string) {
-		_, err := client.GenerateIrn(withKey(t.Context(), key), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		_, err := client.GenerateIrn(withKey(t.Context(), key), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 		require.NoError(t, err)
 	}
 	generate("k-1")

@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
@@ -127,15 +126,12 @@ func invoiceMap(now time.Time, docNo string, n int) map[string]any {
 	}
 }
 
-func toStruct(t testing.TB, m map[string]any) *structpb.Struct {
+// docJSON is a document as the NIC JSON a caller sends.
+func docJSON(t testing.TB, m map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
-	var v map[string]any
-	require.NoError(t, json.Unmarshal(b, &v))
-	s, err := structpb.NewStruct(v)
-	require.NoError(t, err)
-	return s
+	return b
 }
 
 func errorInfo(t *testing.T, err error) (*errdetails.ErrorInfo, []*errdetails.BadRequest_FieldViolation) {
@@ -174,7 +170,7 @@ func TestIRNLifecycle(t *testing.T) {
 		now := e.sb.Clock.Now()
 		inv := invoiceMap(now, "", 2)
 
-		gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+		gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 		require.NoError(t, err)
 		d := gen.GetDetails()
 		require.False(t, gen.GetReplayed())
@@ -187,7 +183,7 @@ func TestIRNLifecycle(t *testing.T) {
 
 		t.Run("the same document answers from the store without a second IRP call", func(t *testing.T) {
 			calls := e.sb.Stats().GenerateCalls
-			again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+			again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 			require.NoError(t, err)
 			require.True(t, again.GetReplayed())
 			require.Equal(t, d.GetIrn(), again.GetDetails().GetIrn())
@@ -254,7 +250,7 @@ func TestGenerateIrnReportsEveryViolationAtOnce(t *testing.T) {
 	inv["TranDtls"].(map[string]any)["SupTyp"] = "B2X"
 	inv["ItemList"].([]any)[0].(map[string]any)["HsnCd"] = "1"
 	inv["ValDtls"].(map[string]any)["TotInvVal"] = 999
-	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 	info, vs := errorInfo(t, err)
 	require.Equal(t, "ERROR_REASON_INVALID_REQUEST", info.GetReason())
@@ -275,18 +271,18 @@ func TestIdempotencyKey(t *testing.T) {
 	now := e.sb.Clock.Now()
 	inv := invoiceMap(now, "", 1)
 	ctx := metadata.AppendToOutgoingContext(t.Context(), "idempotency-key", "k-1")
-	first, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+	first, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 	require.NoError(t, err)
 
 	t.Run("same key and body replays the stored answer", func(t *testing.T) {
-		again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+		again, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 		require.NoError(t, err)
 		require.True(t, again.GetReplayed())
 		require.Equal(t, first.GetDetails().GetIrn(), again.GetDetails().GetIrn())
 		require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
 	})
 	t.Run("same key with another body is refused (409 / ALREADY_EXISTS)", func(t *testing.T) {
-		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(now, "", 1))})
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(now, "", 1))})
 		require.Equal(t, codes.AlreadyExists, status.Code(err))
 		info, _ := errorInfo(t, err)
 		require.Equal(t, "ERROR_REASON_IDEMPOTENCY_KEY_REUSED", info.GetReason())
@@ -298,14 +294,14 @@ func TestIdempotencyKey(t *testing.T) {
 func TestCallerWithoutTheSellerGSTINIsRefusedBeforeAnythingIsSent(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := metadata.AppendToOutgoingContext(t.Context(), testCallerGSTINs, "27AAAPI3182M002")
-	_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
 	info, _ := errorInfo(t, err)
 	require.Equal(t, "ERROR_REASON_GSTIN_NOT_ALLOWED", info.GetReason())
 	require.Zero(t, e.sb.Stats().Requests)
 
 	allowed := metadata.AppendToOutgoingContext(t.Context(), testCallerGSTINs, seller)
-	_, err = e.client.GenerateIrn(allowed, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	_, err = e.client.GenerateIrn(allowed, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 	require.NoError(t, err)
 }
 
@@ -325,7 +321,7 @@ func TestDuplicateIRNReconciliation2150(t *testing.T) {
 	t.Run("same buyer and total: the original is adopted", func(t *testing.T) {
 		inv := invoiceMap(now, "", 2)
 		orig := register(inv)
-		got, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+		got, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 		require.NoError(t, err)
 		require.True(t, got.GetReplayed())
 		require.Equal(t, orig.Irn, got.GetDetails().GetIrn())
@@ -336,7 +332,7 @@ func TestDuplicateIRNReconciliation2150(t *testing.T) {
 		inv := invoiceMap(now, "", 2)
 		orig := register(inv)
 		changed := invoiceMap(now, inv["DocDtls"].(map[string]any)["No"].(string), 3)
-		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, changed)})
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, changed)})
 		require.Equal(t, codes.AlreadyExists, status.Code(err))
 		info, _ := errorInfo(t, err)
 		require.Equal(t, "ERROR_REASON_DUPLICATE_CONFLICT", info.GetReason())
@@ -347,7 +343,7 @@ func TestDuplicateIRNReconciliation2150(t *testing.T) {
 		got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: orig.Irn})
 		require.NoError(t, err)
 		require.Equal(t, orig.AckNo, got.GetDetails().GetAckNo())
-		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, changed)})
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, changed)})
 		require.Equal(t, codes.AlreadyExists, status.Code(err))
 	})
 }
@@ -355,7 +351,7 @@ func TestDuplicateIRNReconciliation2150(t *testing.T) {
 func TestCancelRules(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := t.Context()
-	gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 	require.NoError(t, err)
 	irn := gen.GetDetails().GetIrn()
 
@@ -418,7 +414,7 @@ func TestGetFallsBackToTheIRPAndStoresTheAnswer(t *testing.T) {
 
 	// Then GenerateIrn of the same document answers from the store.
 	calls := e.sb.Stats().GenerateCalls
-	gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, other)})
+	gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, other)})
 	require.NoError(t, err)
 	require.True(t, gen.GetReplayed())
 	require.Equal(t, calls, e.sb.Stats().GenerateCalls)
@@ -437,7 +433,7 @@ func TestInactiveBuyerIsSyncedOnceThenRefused3029(t *testing.T) {
 	inv["ItemList"].([]any)[0].(map[string]any)["CgstAmt"] = 2.5
 	inv["ItemList"].([]any)[0].(map[string]any)["SgstAmt"] = 2.5
 	inv["ValDtls"] = map[string]any{"AssVal": 100, "CgstVal": 2.5, "SgstVal": 2.5, "TotInvVal": 105}
-	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 	require.Error(t, err)
 	info, _ := errorInfo(t, err)
 	require.Equal(t, "ERROR_REASON_IRP_ERROR", info.GetReason(), "%v", err)
@@ -450,7 +446,7 @@ func TestInactiveBuyerIsSyncedOnceThenRefused3029(t *testing.T) {
 // Concurrent requests for one document make one IRP call; the others answer from the store.
 func TestConcurrentRequestsForOneDocumentMakeOneIRPCall(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
-	inv := toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+	inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
 	irns := make(chan string, 10)
 	errs := make(chan error, 10)
 	for range 10 {

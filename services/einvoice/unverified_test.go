@@ -76,7 +76,7 @@ func TestSignedAnswerThatDoesNotVerifyIsStoredAndNeverSentAgain(t *testing.T) {
 		inv := invoiceMap(e.sb.Clock.Now(), "", 2)
 		dd := inv["DocDtls"].(map[string]any)
 
-		_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+		_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 		require.Len(t, e.sb.Registered(), 1, "the IRP registered it")
 		reg := e.sb.Registered()[0]
 		requireSignatureInvalid(t, err, reg)
@@ -91,7 +91,7 @@ func TestSignedAnswerThatDoesNotVerifyIsStoredAndNeverSentAgain(t *testing.T) {
 
 		t.Run("sent again, the IRP is not called and the answer is the same", func(t *testing.T) {
 			before := e.sb.Stats()
-			_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+			_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 			requireSignatureInvalid(t, err, reg)
 			after := e.sb.Stats()
 			require.Equal(t, before.GenerateCalls, after.GenerateCalls)
@@ -111,7 +111,7 @@ func TestSignedAnswerThatDoesNotVerifyIsStoredAndNeverSentAgain(t *testing.T) {
 		t.Run("with the right certificates the stored registration is answered", func(t *testing.T) {
 			calls := e.sb.Stats().GenerateCalls
 			_, right := e.service(t, nil)
-			res, err := right.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+			res, err := right.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 			require.NoError(t, err)
 			require.True(t, res.GetReplayed())
 			require.Equal(t, reg.Irn, res.GetDetails().GetIrn())
@@ -159,16 +159,16 @@ func TestDuplicateOriginalThatDoesNotVerifyIsStored(t *testing.T) {
 		t.Run("same buyer and total: adopted once it verifies", func(t *testing.T) {
 			inv := invoiceMap(now, "", 2)
 			orig := register(inv)
-			_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+			_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 			requireSignatureInvalid(t, err, orig)
 			row := readRow(t, db, orig.Irn)
 			require.Equal(t, "UNVERIFIED", row.State)
 			require.Equal(t, orig.SignedInvoice, row.SignedInvoice)
 
 			calls := e.sb.Stats().GenerateCalls
-			_, err = wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+			_, err = wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 			requireSignatureInvalid(t, err, orig)
-			got, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, inv)})
+			got, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 			require.NoError(t, err)
 			require.True(t, got.GetReplayed())
 			require.Equal(t, orig.Irn, got.GetDetails().GetIrn())
@@ -180,12 +180,12 @@ func TestDuplicateOriginalThatDoesNotVerifyIsStored(t *testing.T) {
 			inv := invoiceMap(now, "", 2)
 			orig := register(inv)
 			changed := invoiceMap(now, inv["DocDtls"].(map[string]any)["No"].(string), 3)
-			_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, changed)})
+			_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, changed)})
 			requireSignatureInvalid(t, err, orig)
 			require.Equal(t, "UNVERIFIED", readRow(t, db, orig.Irn).State)
 
 			calls := e.sb.Stats().GenerateCalls
-			_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, changed)})
+			_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, changed)})
 			require.Equal(t, codes.AlreadyExists, status.Code(err), "%v", err)
 			info, _ := errorInfo(t, err)
 			require.Equal(t, "ERROR_REASON_DUPLICATE_CONFLICT", info.GetReason())
@@ -204,7 +204,7 @@ func TestUnverifiedRegistrationCanBeCancelled(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := t.Context()
 	_, wrong := e.service(t, wrongCertificates(t))
-	_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: toStruct(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	_, err := wrong.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
 	reg := e.sb.Registered()[0]
 	requireSignatureInvalid(t, err, reg)
 

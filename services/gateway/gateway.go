@@ -56,7 +56,7 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: jsonpb}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: rawBytesBody{jsonpb}}),
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			h = strings.ToLower(h)
 			return h, forwardedHeaders[h]
@@ -97,9 +97,13 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
 	root.Handle("/healthz", mux)
+	doc, err := openAPI(gen.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(gen.OpenAPI)
+		_, _ = w.Write(doc)
 	})
 	if o.Registry != nil {
 		root.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))

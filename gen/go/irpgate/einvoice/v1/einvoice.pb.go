@@ -283,8 +283,9 @@ func (x *InfoDetail) GetDesc() *structpb.Value {
 
 type GenerateIrnRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The NIC schema v1.1 document, verbatim.
-	Invoice *structpb.Struct `protobuf:"bytes,1,opt,name=invoice,proto3" json:"invoice,omitempty"`
+	// The NIC schema v1.1 document as JSON, exactly as the ERP produced it.
+	// Over REST it is the request body itself (a JSON object, not base64).
+	Invoice []byte `protobuf:"bytes,1,opt,name=invoice,proto3" json:"invoice,omitempty"`
 	// IRP to register on (NIC1, NIC2, ...); the configured default if empty.
 	Irp string `protobuf:"bytes,2,opt,name=irp,proto3" json:"irp,omitempty"`
 	// The seller is above the turnover threshold, so the 30-day reporting
@@ -324,7 +325,7 @@ func (*GenerateIrnRequest) Descriptor() ([]byte, []int) {
 	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *GenerateIrnRequest) GetInvoice() *structpb.Struct {
+func (x *GenerateIrnRequest) GetInvoice() []byte {
 	if x != nil {
 		return x.Invoice
 	}
@@ -2273,9 +2274,9 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\n" +
 	"InfoDetail\x12\x15\n" +
 	"\x06inf_cd\x18\x01 \x01(\tR\x05InfCd\x12*\n" +
-	"\x04desc\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04Desc\"\x80\x01\n" +
-	"\x12GenerateIrnRequest\x121\n" +
-	"\ainvoice\x18\x01 \x01(\v2\x17.google.protobuf.StructR\ainvoice\x12\x10\n" +
+	"\x04desc\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04Desc\"g\n" +
+	"\x12GenerateIrnRequest\x12\x18\n" +
+	"\ainvoice\x18\x01 \x01(\fR\ainvoice\x12\x10\n" +
 	"\x03irp\x18\x02 \x01(\tR\x03irp\x12%\n" +
 	"\x0elarge_taxpayer\x18\x03 \x01(\bR\rlargeTaxpayer\"l\n" +
 	"\x13GenerateIrnResponse\x129\n" +
@@ -2489,60 +2490,59 @@ var file_irpgate_einvoice_v1_einvoice_proto_goTypes = []any{
 var file_irpgate_einvoice_v1_einvoice_proto_depIdxs = []int32{
 	2,  // 0: irpgate.einvoice.v1.IrnDetails.info_dtls:type_name -> irpgate.einvoice.v1.InfoDetail
 	37, // 1: irpgate.einvoice.v1.InfoDetail.desc:type_name -> google.protobuf.Value
-	38, // 2: irpgate.einvoice.v1.GenerateIrnRequest.invoice:type_name -> google.protobuf.Struct
-	1,  // 3: irpgate.einvoice.v1.GenerateIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	38, // 4: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
-	5,  // 5: irpgate.einvoice.v1.GenerateIrnAsyncRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
-	38, // 6: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
-	5,  // 7: irpgate.einvoice.v1.BulkGenerateIrnRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
-	10, // 8: irpgate.einvoice.v1.BulkCancelIrnRequest.items:type_name -> irpgate.einvoice.v1.CancelItem
-	0,  // 9: irpgate.einvoice.v1.Task.state:type_name -> irpgate.einvoice.v1.TaskState
-	39, // 10: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	39, // 11: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
-	13, // 12: irpgate.einvoice.v1.GetTaskResponse.task:type_name -> irpgate.einvoice.v1.Task
-	38, // 13: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
-	1,  // 14: irpgate.einvoice.v1.TaskResult.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	16, // 15: irpgate.einvoice.v1.TaskResult.error:type_name -> irpgate.einvoice.v1.TaskError
-	17, // 16: irpgate.einvoice.v1.DownloadTaskResponse.results:type_name -> irpgate.einvoice.v1.TaskResult
-	1,  // 17: irpgate.einvoice.v1.GetIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	1,  // 18: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	38, // 19: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
-	31, // 20: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
-	40, // 21: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
-	40, // 22: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
-	3,  // 23: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
-	6,  // 24: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
-	8,  // 25: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
-	11, // 26: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
-	14, // 27: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
-	18, // 28: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
-	20, // 29: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
-	22, // 30: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
-	24, // 31: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
-	26, // 32: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
-	28, // 33: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
-	30, // 34: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
-	33, // 35: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
-	35, // 36: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
-	4,  // 37: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
-	7,  // 38: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
-	9,  // 39: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
-	12, // 40: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
-	15, // 41: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
-	19, // 42: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
-	21, // 43: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
-	23, // 44: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
-	25, // 45: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
-	27, // 46: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
-	29, // 47: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
-	32, // 48: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
-	34, // 49: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
-	36, // 50: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
-	37, // [37:51] is the sub-list for method output_type
-	23, // [23:37] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	1,  // 2: irpgate.einvoice.v1.GenerateIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	38, // 3: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
+	5,  // 4: irpgate.einvoice.v1.GenerateIrnAsyncRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
+	38, // 5: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
+	5,  // 6: irpgate.einvoice.v1.BulkGenerateIrnRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
+	10, // 7: irpgate.einvoice.v1.BulkCancelIrnRequest.items:type_name -> irpgate.einvoice.v1.CancelItem
+	0,  // 8: irpgate.einvoice.v1.Task.state:type_name -> irpgate.einvoice.v1.TaskState
+	39, // 9: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	39, // 10: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	13, // 11: irpgate.einvoice.v1.GetTaskResponse.task:type_name -> irpgate.einvoice.v1.Task
+	38, // 12: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
+	1,  // 13: irpgate.einvoice.v1.TaskResult.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	16, // 14: irpgate.einvoice.v1.TaskResult.error:type_name -> irpgate.einvoice.v1.TaskError
+	17, // 15: irpgate.einvoice.v1.DownloadTaskResponse.results:type_name -> irpgate.einvoice.v1.TaskResult
+	1,  // 16: irpgate.einvoice.v1.GetIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	1,  // 17: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	38, // 18: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
+	31, // 19: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
+	40, // 20: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
+	40, // 21: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
+	3,  // 22: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
+	6,  // 23: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
+	8,  // 24: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
+	11, // 25: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
+	14, // 26: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
+	18, // 27: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
+	20, // 28: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
+	22, // 29: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
+	24, // 30: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
+	26, // 31: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
+	28, // 32: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
+	30, // 33: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
+	33, // 34: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
+	35, // 35: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
+	4,  // 36: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
+	7,  // 37: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
+	9,  // 38: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
+	12, // 39: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
+	15, // 40: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
+	19, // 41: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
+	21, // 42: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
+	23, // 43: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
+	25, // 44: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
+	27, // 45: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
+	29, // 46: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
+	32, // 47: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
+	34, // 48: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
+	36, // 49: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
+	36, // [36:50] is the sub-list for method output_type
+	22, // [22:36] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_irpgate_einvoice_v1_einvoice_proto_init() }

@@ -40,8 +40,9 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // EInvoiceService registers e-invoices with an IRP and keeps every signed
-// answer. Documents travel as the NIC schema v1.1 JSON itself (a
-// google.protobuf.Struct), so REST callers POST the JSON they already produce.
+// answer. A document travels as the NIC schema v1.1 JSON itself: REST
+// callers POST the JSON they already produce, gRPC callers put the same
+// bytes in GenerateIrnRequest.invoice.
 //
 // Idempotency: the `Idempotency-Key` header (gRPC metadata `idempotency-key`)
 // replays the stored answer for the same body and refuses a different one.
@@ -233,8 +234,9 @@ func (c *eInvoiceServiceClient) GetQrImage(ctx context.Context, in *GetQrImageRe
 // for forward compatibility.
 //
 // EInvoiceService registers e-invoices with an IRP and keeps every signed
-// answer. Documents travel as the NIC schema v1.1 JSON itself (a
-// google.protobuf.Struct), so REST callers POST the JSON they already produce.
+// answer. A document travels as the NIC schema v1.1 JSON itself: REST
+// callers POST the JSON they already produce, gRPC callers put the same
+// bytes in GenerateIrnRequest.invoice.
 //
 // Idempotency: the `Idempotency-Key` header (gRPC metadata `idempotency-key`)
 // replays the stored answer for the same body and refuses a different one.
