@@ -87,6 +87,14 @@ EOF
         echo "Client-side cost of one generate call against an in-process fake IRP (\`GenerateIRN\`),"
         echo "and of the codec alone: encrypt, marshal, decrypt, unmarshal (\`GenerateIRNCodec\`)."
         echo ;;
+      */pkg/irpcrypto)
+        echo "One SignedInvoice-sized RS256 JWS checked as einvoice checks every answer: with a"
+        echo "\\`Verifier\\` built once (the certificates' thumbprints computed once) and with \\`Verify\\`."
+        echo ;;
+      */services/einvoice)
+        echo "Storage of one registration on SQLite as GenerateIrn does it: the pending row before the"
+        echo "IRP call, then the signed answer."
+        echo ;;
       */services/sandbox)
         echo "The sandbox alone: authenticate once, then generate over loopback HTTP with SEK"
         echo "encryption and two RS256 signatures per IRN."

@@ -99,7 +99,7 @@ func TestSignVerify(t *testing.T) {
 	require.ErrorIs(t, err, irpcrypto.ErrSignature)
 }
 
-func newSigner(t *testing.T) irpcrypto.Signer {
+func newSigner(t testing.TB) irpcrypto.Signer {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)

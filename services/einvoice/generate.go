@@ -26,7 +26,6 @@ import (
 	"github.com/irpgate/irpgate/internal/platform"
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/pkg/irpclient"
-	"github.com/irpgate/irpgate/pkg/irpcrypto"
 )
 
 // IdempotencyKeyHeader is the gRPC metadata key (and, through the gateway, the REST header)
@@ -327,11 +326,11 @@ func (s *Service) verifyDetails(det *irpclient.IRNDetails) error {
 // certificates and that the signed invoice is for irn, and returns the signed invoice's
 // data and claims. An error names the part that failed (SignedInvoice, SignedQRCode).
 func (s *Service) verifySigned(irn, signedInvoice, signedQRCode string) (json.RawMessage, *signedInvoiceClaims, error) {
-	signed, err := irpcrypto.Verify(signedInvoice, s.cfg.Certificates)
+	signed, err := s.verifier.Verify(signedInvoice)
 	if err != nil {
 		return nil, nil, fmt.Errorf("SignedInvoice: %w", err)
 	}
-	if _, err := irpcrypto.Verify(signedQRCode, s.cfg.Certificates); err != nil {
+	if _, err := s.verifier.Verify(signedQRCode); err != nil {
 		return nil, nil, fmt.Errorf("SignedQRCode: %w", err)
 	}
 	var claims signedInvoiceClaims

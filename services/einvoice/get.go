@@ -17,7 +17,6 @@ import (
 	"github.com/irpgate/irpgate/internal/store"
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/pkg/irpclient"
-	"github.com/irpgate/irpgate/pkg/irpcrypto"
 )
 
 // GetIrn answers from the store, else reads the IRN from the IRP (within its retention
@@ -200,7 +199,7 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 	if strings.Count(token, ".") != 2 {
 		return &einvoicev1.VerifySignedDocumentResponse{Valid: false, Reason: "not a compact JWS (header.payload.signature)"}, nil
 	}
-	signed, err := irpcrypto.Verify(token, s.cfg.Certificates)
+	signed, err := s.verifier.Verify(token)
 	if err != nil {
 		return &einvoicev1.VerifySignedDocumentResponse{Valid: false, Reason: err.Error()}, nil
 	}

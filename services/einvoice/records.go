@@ -176,12 +176,23 @@ func (d *documents) completeUnverified(ctx context.Context, k doc.DocKey, det *i
 func (d *documents) write(ctx context.Context, k doc.DocKey, det *irpclient.IRNDetails, state, lastError string) error {
 	r := record{Key: k}
 	r.setAnswer(det, state, lastError)
-	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irn = $5, state = $6, ack_no = $7, ack_dt = $8,
+	// The IRP almost always names the IRN the row already holds: then the IRN index is
+	// left alone. Otherwise (the IRP computed it differently) the row takes the IRP's.
+	args := []any{k.SellerGSTIN, k.FY, k.DocType, k.DocNo, r.IRN, r.State, r.AckNo, r.AckDt, r.SignedInvoice,
+		r.SignedQRCode, r.EwbNo, r.EwbDt, r.EwbValidTill, r.Remarks, r.InfoJSON, r.LastError, d.stamp()}
+	res, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $6, ack_no = $7, ack_dt = $8,
 		signed_invoice = $9, signed_qr_code = $10, ewb_no = $11, ewb_dt = $12, ewb_valid_till = $13, remarks = $14,
 		info_json = $15, last_error = $16, updated_at = $17
-		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
-		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, r.IRN, r.State, r.AckNo, r.AckDt, r.SignedInvoice,
-		r.SignedQRCode, r.EwbNo, r.EwbDt, r.EwbValidTill, r.Remarks, r.InfoJSON, r.LastError, d.stamp())
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND irn = $5`, args...)
+	if err == nil {
+		if n, nerr := res.RowsAffected(); nerr == nil && n == 1 {
+			return nil
+		}
+		_, err = d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irn = $5, state = $6, ack_no = $7, ack_dt = $8,
+			signed_invoice = $9, signed_qr_code = $10, ewb_no = $11, ewb_dt = $12, ewb_valid_till = $13, remarks = $14,
+			info_json = $15, last_error = $16, updated_at = $17
+			WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("einvoice: store signed answer: %w", err)
 	}

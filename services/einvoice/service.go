@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/internal/store"
 	"github.com/irpgate/irpgate/pkg/irpclient"
+	"github.com/irpgate/irpgate/pkg/irpcrypto"
 )
 
 //go:embed migrations/*.sql
@@ -58,13 +60,14 @@ type Config struct {
 type Service struct {
 	einvoicev1.UnsafeEInvoiceServiceServer
 
-	cfg    Config
-	irp    *irpclient.Client
-	docs   *documents
-	log    *slog.Logger
-	tracer trace.Tracer
-	now    func() time.Time
-	locks  keyedMutex
+	cfg      Config
+	irp      *irpclient.Client
+	verifier *irpcrypto.Verifier // of cfg.Certificates
+	docs     *documents
+	log      *slog.Logger
+	tracer   trace.Tracer
+	now      func() time.Time
+	locks    keyedMutex
 }
 
 var _ einvoicev1.EInvoiceServiceServer = (*Service)(nil)
@@ -79,6 +82,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if len(cfg.Certificates) == 0 {
 		return nil, errors.New("einvoice: Config.Certificates is empty: signed answers could not be verified")
+	}
+	verifier, err := irpcrypto.NewVerifier(cfg.Certificates)
+	if err != nil {
+		return nil, fmt.Errorf("einvoice: Config.Certificates: %w", err)
 	}
 	if cfg.DefaultIRP == "" {
 		cfg.DefaultIRP = cfg.IRP.DefaultIRP()
@@ -115,13 +122,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{
-		cfg:    cfg,
-		irp:    cfg.IRP,
-		docs:   &documents{db: cfg.DB, now: cfg.Now, keyTTL: cfg.IdempotencyTTL},
-		log:    cfg.Logger,
-		tracer: cfg.TracerProvider.Tracer("irpgate/einvoice"),
-		now:    cfg.Now,
-		locks:  keyedMutex{m: map[string]*keyedEntry{}},
+		cfg:      cfg,
+		irp:      cfg.IRP,
+		verifier: verifier,
+		docs:     &documents{db: cfg.DB, now: cfg.Now, keyTTL: cfg.IdempotencyTTL},
+		log:      cfg.Logger,
+		tracer:   cfg.TracerProvider.Tracer("irpgate/einvoice"),
+		now:      cfg.Now,
+		locks:    keyedMutex{m: map[string]*keyedEntry{}},
 	}, nil
 }
 
