@@ -89,7 +89,7 @@ EOF
         echo ;;
       */pkg/irpcrypto)
         echo "One SignedInvoice-sized RS256 JWS checked as einvoice checks every answer: with a"
-        echo "\\`Verifier\\` built once (the certificates' thumbprints computed once) and with \\`Verify\\`."
+        echo "\`Verifier\` built once (the certificates' thumbprints computed once) and with \`Verify\`."
         echo ;;
       */services/einvoice)
         echo "Storage of one registration on SQLite as GenerateIrn does it: the pending row before the"
