@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/propagation"
@@ -73,10 +73,10 @@ func serverInterceptors(o ServerOptions) ([]grpc.UnaryServerInterceptor, []grpc.
 	})
 	unary := []grpc.UnaryServerInterceptor{
 		requestIDUnary,
-		logging.UnaryServerInterceptor(slogAdapter(log), logging.WithLevels(logLevels)),
+		logUnary(log),
 	}
 	stream := []grpc.StreamServerInterceptor{
-		logging.StreamServerInterceptor(slogAdapter(log), logging.WithLevels(logLevels)),
+		logStream(log),
 	}
 	if o.Auth != nil {
 		unary = append(unary, authUnary(o.Auth))
@@ -133,33 +133,73 @@ func isInfraMethod(m string) bool {
 	return strings.HasPrefix(m, "/grpc.health.") || strings.HasPrefix(m, "/grpc.reflection.")
 }
 
-func logLevels(c codes.Code) logging.Level {
+// logLevel is the level of an RPC's access log line: refusals the caller
+// caused are info, UNIMPLEMENTED debug, the rest error; health and reflection
+// calls are always debug.
+func logLevel(method string, c codes.Code) slog.Level {
+	if isInfraMethod(method) {
+		return slog.LevelDebug
+	}
 	switch c {
 	case codes.OK, codes.NotFound, codes.InvalidArgument, codes.AlreadyExists, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition:
-		return logging.LevelInfo
+		return slog.LevelInfo
 	case codes.Unimplemented:
-		return logging.LevelDebug
+		return slog.LevelDebug
 	default:
-		return logging.LevelError
+		return slog.LevelError
 	}
 }
 
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		if f := logging.ExtractFields(ctx); len(f) > 0 {
-			fields = append(fields, f...)
-		}
-		if m, ok := ctx.Value(methodKey{}).(string); ok && isInfraMethod(m) {
-			lvl = logging.LevelDebug
-		}
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
+// logUnary writes one access log line per finished unary RPC (trace and
+// request ids are added by the logger's handler from ctx).
+func logUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := h(ctx, req)
+		logCall(ctx, log, info.FullMethod, "unary", start, err)
+		return resp, err
+	}
 }
 
-type (
-	methodKey    struct{}
-	requestIDKey struct{}
-)
+func logStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		start := time.Now()
+		err := h(srv, ss)
+		kind := "server_stream"
+		switch {
+		case info.IsClientStream && info.IsServerStream:
+			kind = "bidi_stream"
+		case info.IsClientStream:
+			kind = "client_stream"
+		}
+		logCall(ss.Context(), log, info.FullMethod, kind, start, err)
+		return err
+	}
+}
+
+func logCall(ctx context.Context, log *slog.Logger, method, kind string, start time.Time, err error) {
+	code := status.Code(err)
+	lvl := logLevel(method, code)
+	if !log.Enabled(ctx, lvl) {
+		return
+	}
+	service, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	attrs := []slog.Attr{
+		slog.String("protocol", "grpc"),
+		slog.String("grpc.component", "server"),
+		slog.String("grpc.service", service),
+		slog.String("grpc.method", name),
+		slog.String("grpc.method_type", kind),
+		slog.String("grpc.code", code.String()),
+		slog.Float64("grpc.time_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("grpc.error", status.Convert(err).Message()))
+	}
+	log.LogAttrs(ctx, lvl, "finished call", attrs...)
+}
+
+type requestIDKey struct{}
 
 // RequestID returns the request id of the RPC in ctx.
 func RequestID(ctx context.Context) string {
@@ -179,8 +219,6 @@ func requestIDUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h 
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDKey, id))
 	ctx = context.WithValue(ctx, requestIDKey{}, id)
-	ctx = context.WithValue(ctx, methodKey{}, info.FullMethod)
-	ctx = logging.InjectFields(ctx, logging.Fields{"request_id", id})
 	return h(ctx, req)
 }
 

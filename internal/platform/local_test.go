@@ -1,8 +1,9 @@
 package platform_test
 
 import (
+	"bytes"
 	"context"
-	"io"
+	"encoding/json"
 	"log/slog"
 	"testing"
 
@@ -35,8 +36,9 @@ func TestLocalRunsTheServerInterceptorsAndStatsHandlers(t *testing.T) {
 	t.Cleanup(func() { _ = tel.Shutdown(context.WithoutCancel(t.Context())) })
 
 	var sawAuth []string
+	var logs bytes.Buffer
 	local := platform.NewLocal(platform.ServerOptions{
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Telemetry: tel,
+		Logger: platform.NewLogger(&logs, slog.LevelDebug), Telemetry: tel,
 		Auth: authFunc(func(ctx context.Context, method string) (context.Context, error) {
 			md, _ := metadata.FromIncomingContext(ctx)
 			sawAuth = append(sawAuth, method+" "+first(md.Get("authorization")))
@@ -62,6 +64,26 @@ func TestLocalRunsTheServerInterceptorsAndStatsHandlers(t *testing.T) {
 		"/irpgate.einvoice.v1.EInvoiceService/GetIrn Bearer bad",
 		"/irpgate.einvoice.v1.EInvoiceService/GetIrn Bearer good",
 	}, sawAuth)
+
+	// One access log line per call, with the request id and the trace id.
+	var lines []map[string]any
+	dec := json.NewDecoder(&logs)
+	for dec.More() {
+		var l map[string]any
+		require.NoError(t, dec.Decode(&l))
+		if l["msg"] == "finished call" {
+			lines = append(lines, l)
+		}
+	}
+	require.Len(t, lines, 2)
+	require.Equal(t, "INFO", lines[0]["level"])
+	require.Equal(t, "Unauthenticated", lines[0]["grpc.code"])
+	require.Equal(t, "DEBUG", lines[1]["level"], "UNIMPLEMENTED is logged at debug")
+	require.Equal(t, "Unimplemented", lines[1]["grpc.code"])
+	require.Equal(t, "irpgate.einvoice.v1.EInvoiceService", lines[1]["grpc.service"])
+	require.Equal(t, "GetIrn", lines[1]["grpc.method"])
+	require.Equal(t, "rid-1", lines[1]["request_id"])
+	require.NotEmpty(t, lines[1]["trace_id"])
 
 	var client, server *tracetest.SpanStub
 	for _, s := range exp.GetSpans() {
