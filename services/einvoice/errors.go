@@ -107,6 +107,15 @@ func signatureInvalid(irn string, ackNo int64, ackDt, irp string, cause error) e
 			"; the registration is stored and is answered once the certificates are right", meta).Err()
 }
 
+// readSignatureInvalid is SIGNATURE_INVALID for a registration read from the IRP: nothing
+// is stored, since the row would be keyed by data that did not verify.
+func readSignatureInvalid(irn string, ackNo int64, ackDt, irp string, cause error) error {
+	meta := map[string]string{"irn": irn, "ack_no": strconv.FormatInt(ackNo, 10), "ack_dt": ackDt, "irp": irp}
+	return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_SIGNATURE_INVALID,
+		"the IRP's answer for IRN "+irn+" (AckNo "+meta["ack_no"]+") did not verify against the configured IRP certificates: "+
+			cause.Error()+"; nothing was stored, the IRP keeps it within its retention window", meta).Err()
+}
+
 func notFound(msg string, meta map[string]string) error {
 	return platform.Status(codes.NotFound, errorsv1.ErrorReason_ERROR_REASON_NOT_FOUND, msg, meta).Err()
 }

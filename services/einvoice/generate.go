@@ -3,8 +3,6 @@ package einvoice
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,8 +73,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		return nil, internal("encode invoice: " + err.Error())
 	}
 	k := inv.Key()
-	sum := sha256.Sum256(canonical)
-	bodySum := hex.EncodeToString(sum[:])
+	bodySum := documentDigest(canonical)
 	if key := incoming(ctx, IdempotencyKeyHeader); key != "" {
 		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
 		if err != nil {

@@ -156,10 +156,11 @@ func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irp
 		return nil, irpFailure(ctx, err)
 	}
 	// A read that does not verify stores nothing: the seller and document it would be
-	// stored under come from the unverified data.
+	// stored under come from the unverified data. The IRP keeps it, so a read with the
+	// right certificates configured gets it.
 	data, c, err := s.verifySigned(det.Irn, det.SignedInvoice, det.SignedQRCode)
 	if err != nil {
-		return nil, internal("the IRP's signed answer did not verify: " + err.Error())
+		return nil, readSignatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, err)
 	}
 	if !strings.EqualFold(c.SellerDtls.Gstin, gstin) {
 		return nil, platform.Status(codes.PermissionDenied, errorsv1.ErrorReason_ERROR_REASON_GSTIN_NOT_ALLOWED,
@@ -167,17 +168,16 @@ func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irp
 	}
 	inv := &doc.Invoice{SellerDtls: doc.SellerDtls{Gstin: c.SellerDtls.Gstin}, DocDtls: doc.DocDtls{Typ: c.DocDtls.Typ, No: c.DocDtls.No, Dt: c.DocDtls.Dt}}
 	// The request body is the document as the IRP signed it (less AckNo/AckDt/Irn); its
-	// hash is what a later GenerateIrn of the same bytes compares against.
+	// digest is taken as GenerateIrn takes it, so posting the same document matches it.
 	var body map[string]any
 	_ = json.Unmarshal(data, &body)
 	delete(body, "AckNo")
 	delete(body, "AckDt")
 	delete(body, "Irn")
 	raw, _ := json.Marshal(body)
-	sum := sha256.Sum256(raw)
 	rec := &record{
 		Key: inv.Key(), DocDate: c.DocDtls.Dt, IRN: det.Irn, IRP: irp, BuyerGSTIN: c.BuyerDtls.Gstin,
-		TotInvVal: c.ValDtls.TotInvVal, BodySHA256: hexString(sum[:]), RequestJSON: string(raw),
+		TotInvVal: c.ValDtls.TotInvVal, BodySHA256: bodyDigest(raw), RequestJSON: string(raw),
 	}
 	if err := s.docs.upsertRegistered(ctx, rec, det); err != nil {
 		return nil, internal(err.Error())
@@ -219,4 +219,18 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 	return out, nil
 }
 
-func hexString(b []byte) string { return hex.EncodeToString(b) }
+// bodyDigest is the digest GenerateIrn stores for a document: the SHA-256 of its canonical
+// encoding, or of the bytes themselves when they cannot be read as a document.
+func bodyDigest(body []byte) string {
+	if inv, _ := doc.Decode(body); inv != nil {
+		if canonical, err := inv.Encode(); err == nil {
+			return documentDigest(canonical)
+		}
+	}
+	return documentDigest(body)
+}
+
+func documentDigest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

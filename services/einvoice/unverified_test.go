@@ -1,7 +1,9 @@
 package einvoice_test
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/internal/store"
 	"github.com/irpgate/irpgate/internal/store/storetest"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/services/einvoice"
 	"github.com/irpgate/irpgate/services/sandbox"
 )
@@ -228,4 +231,40 @@ func TestUnverifiedRegistrationCanBeCancelled(t *testing.T) {
 	row := readRow(t, e.db, reg.Irn)
 	require.Equal(t, "CANCELLED", row.State)
 	require.Empty(t, row.LastError)
+}
+
+// A registration read from the IRP whose signed answer does not verify is refused as
+// SIGNATURE_INVALID and stores nothing; read with the right certificates it is stored, with
+// the same body digest GenerateIrn gives the same document.
+func TestReadThatDoesNotVerifyStoresNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		ctx := t.Context()
+		_, wrong := e.service(t, wrongCertificates(t))
+		body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 2))
+		d, err := e.irp.GenerateIRN(ctx, seller, body) // registered at the IRP only
+		require.NoError(t, err)
+
+		_, err = wrong.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: d.Irn, Gstin: seller})
+		require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_SIGNATURE_INVALID", info.GetReason())
+		require.Equal(t, d.Irn, info.GetMetadata()["irn"])
+		require.Contains(t, status.Convert(err).Message(), "nothing was stored")
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM einvoice_documents WHERE irn = $1`, d.Irn).Scan(&n))
+		require.Zero(t, n)
+
+		got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: d.Irn, Gstin: seller})
+		require.NoError(t, err)
+		require.Equal(t, d.AckNo, got.GetDetails().GetAckNo())
+		var digest string
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT body_sha256 FROM einvoice_documents WHERE irn = $1`, d.Irn).Scan(&digest))
+		inv, err := doc.Decode(body)
+		require.NoError(t, err)
+		canonical, err := inv.Encode()
+		require.NoError(t, err)
+		sum := sha256.Sum256(canonical)
+		require.Equal(t, hex.EncodeToString(sum[:]), digest, "the digest of the document as the IRP signed it is the posted document's")
+	})
 }
