@@ -57,6 +57,11 @@ type Config struct {
 	DataDir string
 	// TracerProvider creates the "irpgate/store" tracer; nil means the global provider.
 	TracerProvider trace.TracerProvider
+	// CheckpointInterval is how often, on SQLite, a background checkpoint moves the
+	// write-ahead log into the database file, so that no commit stalls doing it (0 means
+	// every second; negative leaves it to SQLite, which checkpoints on the committing
+	// connection every 1000 pages). A URL that sets wal_autocheckpoint keeps SQLite's way.
+	CheckpointInterval time.Duration
 }
 
 // DB is a service's handle on its database. It is safe for concurrent use.
@@ -71,6 +76,8 @@ type DB struct {
 
 	stmts  sync.Map // stmtKey -> *sql.Stmt (SQLite)
 	nstmts atomic.Int64
+
+	stopCheckpoints func() // stops the background checkpointer (SQLite)
 }
 
 // Open connects to the database described by cfg and checks that it answers.
@@ -114,7 +121,7 @@ func (db *DB) openPostgres(ctx context.Context, rawURL string) error {
 
 func (db *DB) openSQLite(ctx context.Context, cfg Config) error {
 	db.dialect = SQLite
-	dsn, memory, err := sqliteDSN(cfg)
+	dsn, memory, background, err := sqliteDSN(cfg)
 	if err != nil {
 		return err
 	}
@@ -143,20 +150,49 @@ func (db *DB) openSQLite(ctx context.Context, cfg Config) error {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	db.read = read
+	if background {
+		interval := cfg.CheckpointInterval
+		if interval == 0 {
+			interval = time.Second
+		}
+		db.stopCheckpoints = db.checkpointEvery(interval)
+	}
 	return nil
 }
 
+// checkpointEvery runs a PASSIVE checkpoint on a read connection every interval until the
+// returned func is called. PASSIVE never waits for the writer or readers: it copies what
+// it can, and the next tick copies the rest. A failed checkpoint is tried again then.
+func (db *DB) checkpointEvery(interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_, _ = db.read.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // sqliteDSN builds the modernc DSN with the pragmas every connection needs. It reports whether
-// the database is in memory.
-func sqliteDSN(cfg Config) (dsn string, memory bool, err error) {
+// the database is in memory and whether checkpoints are left to a background checkpointer.
+func sqliteDSN(cfg Config) (dsn string, memory, background bool, err error) {
 	var path, rawQuery string
 	switch u := cfg.URL; {
 	case u == "":
 		if cfg.DataDir == "" {
-			return "", false, errors.New("store: neither URL nor DataDir is set")
+			return "", false, false, errors.New("store: neither URL nor DataDir is set")
 		}
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return "", false, fmt.Errorf("store: create data dir: %w", err)
+			return "", false, false, fmt.Errorf("store: create data dir: %w", err)
 		}
 		path = filepath.Join(cfg.DataDir, DefaultFileName)
 	case strings.HasPrefix(u, "sqlite:"), strings.HasPrefix(u, "file:"):
@@ -164,14 +200,14 @@ func sqliteDSN(cfg Config) (dsn string, memory bool, err error) {
 		rest = strings.TrimPrefix(rest, "//")
 		path, rawQuery, _ = strings.Cut(rest, "?")
 	default:
-		return "", false, fmt.Errorf("store: unsupported database URL scheme in %s", Redact(u))
+		return "", false, false, fmt.Errorf("store: unsupported database URL scheme in %s", Redact(u))
 	}
 	if path == "" {
-		return "", false, errors.New("store: sqlite URL has no path")
+		return "", false, false, errors.New("store: sqlite URL has no path")
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return "", false, fmt.Errorf("store: sqlite URL query: %w", err)
+		return "", false, false, fmt.Errorf("store: sqlite URL query: %w", err)
 	}
 	memory = path == ":memory:" || q.Get("mode") == "memory"
 
@@ -181,13 +217,19 @@ func sqliteDSN(cfg Config) (dsn string, memory bool, err error) {
 		name, _, _ = strings.Cut(name, "=")
 		have[strings.TrimSpace(name)] = true
 	}
+	background = !memory && cfg.CheckpointInterval >= 0 && !have["wal_autocheckpoint"]
 	for _, p := range []struct{ name, value string }{
 		{"busy_timeout", "busy_timeout(10000)"},
 		{"journal_mode", "journal_mode(WAL)"},
 		{"foreign_keys", "foreign_keys(1)"},
 		{"synchronous", "synchronous(NORMAL)"},
+		{"wal_autocheckpoint", "wal_autocheckpoint(0)"},
 	} {
-		if !have[p.name] && (p.name != "journal_mode" || !memory) {
+		switch {
+		case have[p.name]:
+		case p.name == "journal_mode" && memory:
+		case p.name == "wal_autocheckpoint" && !background:
+		default:
 			q.Add("_pragma", p.value)
 		}
 	}
@@ -195,7 +237,7 @@ func sqliteDSN(cfg Config) (dsn string, memory bool, err error) {
 		// Take the write lock at BEGIN so a transaction never fails upgrading a read lock.
 		q.Set("_txlock", "immediate")
 	}
-	return "file:" + path + "?" + q.Encode(), memory, nil
+	return "file:" + path + "?" + q.Encode(), memory, background, nil
 }
 
 // Dialect reports which SQL flavour the database speaks.
@@ -211,6 +253,9 @@ func (db *DB) PingContext(ctx context.Context) error {
 
 // Close closes all connections.
 func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+	}
 	db.stmts.Range(func(_, st any) bool {
 		_ = st.(*sql.Stmt).Close()
 		return true

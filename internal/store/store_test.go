@@ -4,11 +4,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -363,4 +365,46 @@ func TestStatementsRunTheSameWhenReused(t *testing.T) {
 		require.Error(t, err, "a statement that does not prepare fails like one that does not run")
 		require.Error(t, db.QueryRowContext(ctx, `SELECT nope FROM invoices`).Scan(new(int)))
 	})
+}
+
+// On SQLite a background checkpointer moves the write-ahead log into the database file (no
+// commit pays for it): the file grows while nothing but commits happen. SQLite's own
+// checkpoint would wait for 1000 pages, more than this test writes.
+func TestSQLite_BackgroundCheckpoint(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, err := store.Open(t.Context(), store.Config{DataDir: dir, CheckpointInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	var auto int
+	require.NoError(t, db.QueryRowContext(t.Context(), "PRAGMA wal_autocheckpoint").Scan(&auto))
+	require.Zero(t, auto, "commits do not checkpoint")
+
+	file := filepath.Join(dir, store.DefaultFileName)
+	size := func() int64 {
+		st, err := os.Stat(file)
+		require.NoError(t, err)
+		return st.Size()
+	}
+	_, err = db.ExecContext(t.Context(), `CREATE TABLE blobs (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return size() > 0 }, 10*time.Second, 5*time.Millisecond)
+	before := size()
+	for i := range 200 {
+		_, err := db.ExecContext(t.Context(), `INSERT INTO blobs (id, body) VALUES ($1, $2)`, i, strings.Repeat("x", 4000))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return size() >= before+200*4000 }, 10*time.Second, 5*time.Millisecond,
+		"the rows reach the database file")
+}
+
+// A URL that sets wal_autocheckpoint keeps SQLite's own checkpoints.
+func TestSQLite_AutocheckpointFromURL(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(t.Context(), store.Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "x.db") + "?_pragma=wal_autocheckpoint(500)"})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	var auto int
+	require.NoError(t, db.QueryRowContext(t.Context(), "PRAGMA wal_autocheckpoint").Scan(&auto))
+	require.Equal(t, 500, auto)
 }
