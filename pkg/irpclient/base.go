@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,7 +134,38 @@ func (b *baseExchanger) exchange(ctx context.Context, r *request) (*response, er
 	}
 	b.log.DebugContext(ctx, "irp answer", slog.String("api", r.api), slog.String("irp", r.irp), slog.String("gstin", r.gstin),
 		slog.Int("attempt", r.attempts), slog.Int("http_status", hr.StatusCode), slog.Duration("elapsed", time.Since(start)))
-	return decodeResponse(r, hr.StatusCode, raw)
+	resp, err := decodeResponse(r, hr.StatusCode, raw)
+	if err != nil {
+		if d, ok := parseRetryAfter(hr.Header.Get("Retry-After"), time.Now()); ok {
+			var ie *Error
+			var te *TransportError
+			switch {
+			case errors.As(err, &ie):
+				ie.RetryAfter = d
+			case errors.As(err, &te):
+				te.RetryAfter = d
+			}
+		}
+	}
+	return resp, err
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, 86400)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // scrubURLError drops the URL from *url.Error: it holds only paths and

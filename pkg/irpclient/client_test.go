@@ -310,3 +310,74 @@ func TestNoSecretInLogsSpansMetricsOrErrors(t *testing.T) {
 		require.NotContains(t, dump.String(), secret)
 	}
 }
+
+// A 429 with Retry-After is waited out when the wait fits (the call's deadline and a 30 s
+// cap); otherwise the error goes back at once, carrying how long the IRP asked to wait.
+func TestRetryAfter(t *testing.T) {
+	tooMany := func(after string, times int) func(http.ResponseWriter, *http.Request, int, []byte) bool {
+		return func(w http.ResponseWriter, _ *http.Request, n int, _ []byte) bool {
+			if n > times {
+				return false
+			}
+			w.Header().Set("Retry-After", after)
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"Status":0,"ErrorDetails":[{"ErrorCode":"429","ErrorMessage":"Too many requests"}]}`))
+			return true
+		}
+	}
+	tests := []struct {
+		name      string
+		after     string
+		times     int
+		deadline  time.Duration
+		wantCalls int
+		wantAfter time.Duration // 0: success
+	}{
+		{name: "longer than the deadline allows", after: "7", times: 9, deadline: 5 * time.Second, wantCalls: 1, wantAfter: 7 * time.Second},
+		{name: "longer than the cap", after: "120", times: 9, wantCalls: 1, wantAfter: 2 * time.Minute},
+		{name: "an HTTP date past the cap", after: time.Now().Add(time.Hour).UTC().Format(http.TimeFormat), times: 9, wantCalls: 1, wantAfter: time.Hour},
+		{name: "zero seconds: retried", after: "0", times: 1, wantCalls: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeIRP(t)
+			c, ls := newTestClient(t, f.srv.URL)
+			_, err := ls.Session(t.Context(), testCreds.GSTIN, NIC1)
+			require.NoError(t, err)
+			f.hook = tooMany(tc.after, tc.times)
+			ctx := t.Context()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+				defer cancel()
+			}
+			_, err = c.GenerateIRN(ctx, testCreds.GSTIN, invoice)
+			require.Equal(t, tc.wantCalls, f.count(pathInvoice))
+			if tc.wantAfter == 0 {
+				require.NoError(t, err)
+				return
+			}
+			var ie *Error
+			require.ErrorAs(t, err, &ie)
+			require.Equal(t, http.StatusTooManyRequests, ie.HTTPStatus)
+			require.InDelta(t, tc.wantAfter.Seconds(), ie.RetryAfter.Seconds(), 2)
+			require.False(t, errors.Is(err, ErrOutcomeUnknown), "a 429 was refused before processing")
+		})
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"3": 3 * time.Second, " 0 ": 0, "Sat, 21 Nov 2026 10:00:30 GMT": 30 * time.Second,
+		"Sat, 21 Nov 2026 09:00:00 GMT": 0,
+	} {
+		got, ok := parseRetryAfter(in, now)
+		require.True(t, ok, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "-1", "soon", "1.5"} {
+		_, ok := parseRetryAfter(in, now)
+		require.False(t, ok, in)
+	}
+}

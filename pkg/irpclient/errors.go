@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrorDetail is one entry of NIC's ErrorDetails (or an e-way-bill system
@@ -55,6 +56,8 @@ type Error struct {
 	HTTPStatus int
 	Details    []ErrorDetail
 	Info       []Info
+	// RetryAfter is how long the IRP asked callers to wait (its Retry-After header), if it did.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -131,7 +134,9 @@ type TransportError struct {
 	// OutcomeUnknown marks a non-idempotent call (generate, cancel) that was
 	// sent; errors.Is(err, ErrOutcomeUnknown) is then true.
 	OutcomeUnknown bool
-	Err            error
+	// RetryAfter is how long the IRP asked callers to wait (its Retry-After header), if it did.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *TransportError) Error() string {

@@ -33,7 +33,10 @@ func (x *retryExchanger) exchange(ctx context.Context, r *request) (*response, e
 		if retry >= x.max || ctx.Err() != nil || !retryable(r, err) {
 			return nil, settle(r, err)
 		}
-		delay := x.backoff(retry)
+		delay, ok := retryDelay(err, x.backoff(retry))
+		if !ok {
+			return nil, settle(r, err)
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			return nil, settle(r, err)
 		}
@@ -47,6 +50,29 @@ func (x *retryExchanger) exchange(ctx context.Context, r *request) (*response, e
 		case <-t.C:
 		}
 	}
+}
+
+// maxRetryAfter is the longest Retry-After a call waits out; a longer one is
+// returned to the caller (with the error's RetryAfter) to schedule.
+const maxRetryAfter = 30 * time.Second
+
+// retryDelay is how long to wait before the next attempt: the backoff, or the
+// IRP's Retry-After when it asks for longer. It reports false when the IRP
+// asks for more than maxRetryAfter.
+func retryDelay(err error, backoff time.Duration) (time.Duration, bool) {
+	var ra time.Duration
+	var ie *Error
+	var te *TransportError
+	switch {
+	case errors.As(err, &ie):
+		ra = ie.RetryAfter
+	case errors.As(err, &te):
+		ra = te.RetryAfter
+	}
+	if ra > maxRetryAfter {
+		return 0, false
+	}
+	return max(backoff, ra), true
 }
 
 // backoff is exponential with full jitter.
