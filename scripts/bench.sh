@@ -52,7 +52,7 @@ gateway -> einvoice (validation, pending row, IRP call, both signatures verified
 answer stored in SQLite) -> sandbox, and (b) through pkg/irpclient calling the sandbox
 directly, at the same concurrency, in alternating rounds of 64 IRNs per path. A third path,
 a gRPC caller on einvoice's listener, splits the cost between the REST face and the
-service. Both clients record spans with the OTel SDK. The sandbox runs in the same process and signs
+service. Both clients use the telemetry set-up of `irpgate serve` without an exporter (spans get ids but are not recorded; metrics are kept). The sandbox runs in the same process and signs
 each IRN twice (RS256), so it takes most of the CPU in every column.
 
 | concurrency | direct IRNs/s | REST IRNs/s | REST / direct | direct p50 ms | REST p50 ms | added p50 ms | direct p99 ms | REST p99 ms | CPU ms per IRN: direct / gRPC / REST |

@@ -33,9 +33,10 @@ type TelemetryOptions struct {
 	SpanExporter sdktrace.SpanExporter // overrides OTLP when set
 }
 
-// NewTelemetry builds the providers. Spans are always recorded (so logs get
-// trace ids); they are exported over OTLP/gRPC only when
-// OTEL_EXPORTER_OTLP_ENDPOINT is set, or to SpanExporter when given.
+// NewTelemetry builds the providers. Spans are exported over OTLP/gRPC when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set, or to SpanExporter when given. With
+// neither, spans are not recorded (nobody would read them) but still get
+// trace and span ids, so logs carry trace_id and traceparent is passed on.
 func NewTelemetry(ctx context.Context, o TelemetryOptions) (*Telemetry, error) {
 	res := resource.NewSchemaless(semconv.ServiceName(o.ServiceName))
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
@@ -48,6 +49,8 @@ func NewTelemetry(ctx context.Context, o TelemetryOptions) (*Telemetry, error) {
 			return nil, err
 		}
 		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
+	default:
+		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 

@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 	"github.com/irpgate/irpgate/pkg/irpcrypto"
 	"github.com/irpgate/irpgate/services/sandbox"
@@ -189,13 +188,16 @@ func directClient(b *testing.B, e *e2e) *irpclient.Client {
 	require.NoError(b, err)
 	var users []sandbox.User
 	getJSON(b, e.srv.SandboxURL+"/sandbox/admin/users", &users)
-	// Instrumented as irpgate's own client is: spans recorded by the SDK, metrics kept.
+	// Instrumented as irpgate's own client is: the same telemetry set-up as the server's
+	// (no span exporter, so spans get ids but are not recorded; metrics kept).
+	tel, err := platform.NewTelemetry(b.Context(), platform.TelemetryOptions{ServiceName: "bench-direct"})
+	require.NoError(b, err)
 	c, err := irpclient.New(irpclient.Config{
 		BaseURLs:       map[string]string{irpclient.NIC1: e.srv.SandboxURL},
 		DefaultIRP:     irpclient.NIC1,
 		PublicKeys:     map[string]*rsa.PublicKey{irpclient.NIC1: pub},
-		TracerProvider: sdktrace.NewTracerProvider(),
-		MeterProvider:  sdkmetric.NewMeterProvider(),
+		TracerProvider: tel.Tracer,
+		MeterProvider:  tel.Meter,
 	})
 	require.NoError(b, err)
 	return c.WithSessions(irpclient.NewLocalSessions(c, sandboxtest.Credentials(users)))
