@@ -1,10 +1,13 @@
 package platform
 
 import (
+	"time"
+
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 )
@@ -39,6 +42,16 @@ func Status(code codes.Code, reason errorsv1.ErrorReason, msg string, meta map[s
 		return st
 	}
 	return withDetails
+}
+
+// WithRetryDelay adds a google.rpc.RetryInfo to st: the caller should wait d
+// before trying again. The gateway turns it into a Retry-After header.
+func WithRetryDelay(st *status.Status, d time.Duration) *status.Status {
+	withRetry, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
+	if err != nil {
+		return st
+	}
+	return withRetry
 }
 
 // Unimplemented is the answer of an RPC that is designed but not built yet.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -51,6 +54,9 @@ func invalidRequest(field, reason, msg string) error {
 // irpRefused is the status of an IRP Status-0 answer, with its codes, details and InfoDtls
 // in the metadata the REST gateway turns into HTTP 502 err-irp-returned-error.
 func irpRefused(e *irpclient.Error) error {
+	if e.HTTPStatus == http.StatusTooManyRequests {
+		return irpRateLimited(e)
+	}
 	details, _ := json.Marshal(e.Details)
 	meta := map[string]string{
 		"irp_error_codes":   strings.Join(e.Codes(), ","),
@@ -67,6 +73,26 @@ func irpRefused(e *irpclient.Error) error {
 		msg += ": " + e.Details[0].Code + " " + e.Details[0].Message
 	}
 	return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_IRP_ERROR, msg, meta).Err()
+}
+
+// irpRateLimited is the answer when the IRP keeps refusing with HTTP 429 for longer than
+// irpclient waits: nothing was processed, and RetryInfo carries the IRP's Retry-After.
+func irpRateLimited(e *irpclient.Error) error {
+	meta := map[string]string{"irp_error_codes": strings.Join(e.Codes(), ",")}
+	if e.IRP != "" {
+		meta["irp"] = e.IRP
+	}
+	msg := "the IRP is limiting requests (HTTP 429); nothing was processed, send the same request again later"
+	if e.RetryAfter > 0 {
+		secs := int64(math.Ceil(e.RetryAfter.Seconds()))
+		meta["retry_after_seconds"] = strconv.FormatInt(secs, 10)
+		msg = fmt.Sprintf("the IRP is limiting requests (HTTP 429); nothing was processed, send the same request again in %d s", secs)
+	}
+	st := platform.Status(codes.ResourceExhausted, errorsv1.ErrorReason_ERROR_REASON_IRP_RATE_LIMITED, msg, meta)
+	if e.RetryAfter > 0 {
+		st = platform.WithRetryDelay(st, e.RetryAfter)
+	}
+	return st.Err()
 }
 
 // irpFailure translates any error of an IRP call that is not handled on the spot.

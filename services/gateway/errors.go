@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -35,6 +37,12 @@ func errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler,
 	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
 		if v := md.HeaderMD.Get("x-request-id"); len(v) > 0 {
 			w.Header().Set("X-Request-Id", v[0])
+		}
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			secs := int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 0), 10))
 		}
 	}
 	httpCode, msg, typ, args, info := translate(st)
@@ -98,6 +106,8 @@ func translate(st *status.Status) (httpCode int, msg, typ string, args map[strin
 		if raw := meta["irp_info_details"]; raw != "" {
 			_ = json.Unmarshal([]byte(raw), &info)
 		}
+	case reason == "ERROR_REASON_IRP_RATE_LIMITED":
+		httpCode, msg, typ = http.StatusTooManyRequests, "err-irp-rate-limited", "IrpError"
 	case reason == "ERROR_REASON_IRP_UNAVAILABLE":
 		httpCode, msg, typ = http.StatusBadGateway, "err-irp-unavailable", "IrpError"
 	case reason == "ERROR_REASON_OUTCOME_UNKNOWN":

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -82,6 +84,16 @@ func TestTranslate(t *testing.T) {
 			},
 		},
 		{
+			name: "the IRP limiting requests is a 429 saying when to come back",
+			err: platform.WithRetryDelay(platform.Status(codes.ResourceExhausted, errorsv1.ErrorReason_ERROR_REASON_IRP_RATE_LIMITED, "slow down",
+				map[string]string{"retry_after_seconds": "2"}), 1500*time.Millisecond).Err(),
+			wantHTTP: http.StatusTooManyRequests,
+			wantMsg:  "err-irp-rate-limited",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, "2", args["retry_after_seconds"])
+			},
+		},
+		{
 			name:     "internal errors do not leak their text",
 			err:      platform.Status(codes.Internal, errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "db password is hunter2", nil).Err(),
 			wantHTTP: http.StatusInternalServerError,
@@ -102,4 +114,19 @@ func TestTranslate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// RetryInfo on an error becomes the Retry-After header, in whole seconds rounded up.
+func TestErrorHandlerSetsRetryAfter(t *testing.T) {
+	err := platform.WithRetryDelay(platform.Status(codes.ResourceExhausted, errorsv1.ErrorReason_ERROR_REASON_IRP_RATE_LIMITED, "slow down", nil),
+		1500*time.Millisecond).Err()
+	w := httptest.NewRecorder()
+	errorHandler(t.Context(), nil, nil, w, httptest.NewRequest(http.MethodPost, "/v1/einvoice/irn", nil), err)
+	require.Equal(t, http.StatusTooManyRequests, w.Code)
+	require.Equal(t, "2", w.Header().Get("Retry-After"))
+
+	w = httptest.NewRecorder()
+	errorHandler(t.Context(), nil, nil, w, httptest.NewRequest(http.MethodPost, "/v1/einvoice/irn", nil),
+		platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_IRP_UNAVAILABLE, "down", nil).Err())
+	require.Empty(t, w.Header().Get("Retry-After"), "no RetryInfo, no header")
 }

@@ -106,9 +106,11 @@ type Faults struct {
 	AnswerLostRate float64 `json:"answer_lost_rate"`
 	// Outages: windows on the sandbox clock during which an instance answers 503.
 	Outages []Outage `json:"outages"`
-	// RateLimit per instance in requests per second (0 = none) with Burst; excess gets HTTP 429.
-	RateLimit float64 `json:"rate_limit"`
-	Burst     int     `json:"burst"`
+	// RateLimit per instance in requests per second (0 = none) with Burst; excess gets HTTP 429
+	// with Retry-After: RetryAfterSeconds (default 1).
+	RateLimit         float64 `json:"rate_limit"`
+	Burst             int     `json:"burst"`
+	RetryAfterSeconds int     `json:"retry_after_seconds"`
 	// TimeoutAfter is how long a "timeout" holds the request before answering 504 (default 60 s;
 	// it ends sooner if the client goes away).
 	TimeoutAfter time.Duration `json:"timeout_after"`

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -110,7 +111,7 @@ func (s *Sandbox) before(w http.ResponseWriter, r *http.Request, op, inst string
 	}
 	if lim := st.limiters[inst]; lim != nil && !lim.Allow() {
 		s.stats.rateLimited.Add(1)
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(max(f.RetryAfterSeconds, 1)))
 		writeJSON(w, http.StatusTooManyRequests, envelope{Status: 0, ErrorDetails: []nicError{{ErrorCode: "429", ErrorMessage: "Too many requests, rate limit exceeded"}}})
 		return true
 	}

@@ -63,6 +63,9 @@ const (
 	// configured IRP certificates. The registration is stored and is answered once the
 	// certificates are put right.
 	ErrorReason_ERROR_REASON_SIGNATURE_INVALID ErrorReason = 16
+	// The IRP is limiting requests (HTTP 429) longer than irpgate waits; the document was
+	// not processed. A google.rpc.RetryInfo says when to send again, when the IRP said.
+	ErrorReason_ERROR_REASON_IRP_RATE_LIMITED ErrorReason = 17
 )
 
 // Enum value maps for ErrorReason.
@@ -85,6 +88,7 @@ var (
 		14: "ERROR_REASON_NOT_IMPLEMENTED",
 		15: "ERROR_REASON_ADMIN_REQUIRED",
 		16: "ERROR_REASON_SIGNATURE_INVALID",
+		17: "ERROR_REASON_IRP_RATE_LIMITED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":            0,
@@ -104,6 +108,7 @@ var (
 		"ERROR_REASON_NOT_IMPLEMENTED":        14,
 		"ERROR_REASON_ADMIN_REQUIRED":         15,
 		"ERROR_REASON_SIGNATURE_INVALID":      16,
+		"ERROR_REASON_IRP_RATE_LIMITED":       17,
 	}
 )
 
@@ -138,7 +143,7 @@ var File_irpgate_errors_v1_errors_proto protoreflect.FileDescriptor
 
 const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xd6\x04\n" +
+	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xf9\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12\x1a\n" +
@@ -157,7 +162,8 @@ const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\x1cERROR_REASON_IRP_AUTH_FAILED\x10\r\x12 \n" +
 	"\x1cERROR_REASON_NOT_IMPLEMENTED\x10\x0e\x12\x1f\n" +
 	"\x1bERROR_REASON_ADMIN_REQUIRED\x10\x0f\x12\"\n" +
-	"\x1eERROR_REASON_SIGNATURE_INVALID\x10\x10B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
+	"\x1eERROR_REASON_SIGNATURE_INVALID\x10\x10\x12!\n" +
+	"\x1dERROR_REASON_IRP_RATE_LIMITED\x10\x11B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_irpgate_errors_v1_errors_proto_rawDescOnce sync.Once
