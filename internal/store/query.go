@@ -276,8 +276,27 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 }
 
 func (db *DB) start(ctx context.Context, name, query string) (context.Context, trace.Span) {
-	return db.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(db.system, attribute.String("db.query.summary", Summarize(query))))
+	ctx, span := db.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(db.system, attribute.String("db.query.summary", db.summary(query)))
+	}
+	return ctx, span
+}
+
+// maxSummaries bounds the summaries a DB remembers (its statements are a fixed set; text
+// built at run time, if any, is summarized each time past this).
+const maxSummaries = 4096
+
+// summary is Summarize(query), remembered per statement text.
+func (db *DB) summary(query string) string {
+	if s, ok := db.summaries.Load(query); ok {
+		return s.(string)
+	}
+	s := Summarize(query)
+	if db.nsummaries.Add(1) <= maxSummaries {
+		db.summaries.Store(query, s)
+	}
+	return s
 }
 
 // end records err on span and returns it unchanged. A missing row is not a failure.

@@ -77,6 +77,9 @@ type DB struct {
 	stmts  sync.Map // stmtKey -> *sql.Stmt (SQLite)
 	nstmts atomic.Int64
 
+	summaries  sync.Map // statement text -> Summarize(text), for spans
+	nsummaries atomic.Int64
+
 	stopCheckpoints func() // stops the background checkpointer (SQLite)
 }
 
