@@ -74,6 +74,7 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	} else {
 		res, err = db.write.ExecContext(ctx, query, args...)
 	}
+	db.wrote()
 	return res, db.end(span, err)
 }
 
@@ -93,6 +94,9 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 	} else {
 		rows, err = pool.QueryContext(ctx, query, args...)
 	}
+	if pool == db.write {
+		db.wrote() // INSERT ... RETURNING and the like
+	}
 	return rows, db.end(span, err)
 }
 
@@ -111,6 +115,9 @@ func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *R
 		row = st.QueryRowContext(ctx, args...)
 	} else {
 		row = pool.QueryRowContext(ctx, query, args...)
+	}
+	if pool == db.write {
+		db.wrote()
 	}
 	_ = db.end(span, row.Err())
 	return &Row{row: row}
@@ -272,6 +279,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	committed = true
+	db.wrote()
 	return nil
 }
 

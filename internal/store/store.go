@@ -57,10 +57,11 @@ type Config struct {
 	DataDir string
 	// TracerProvider creates the "irpgate/store" tracer; nil means the global provider.
 	TracerProvider trace.TracerProvider
-	// CheckpointInterval is how often, on SQLite, a background checkpoint moves the
-	// write-ahead log into the database file, so that no commit stalls doing it (0 means
-	// every second; negative leaves it to SQLite, which checkpoints on the committing
-	// connection every 1000 pages). A URL that sets wal_autocheckpoint keeps SQLite's way.
+	// CheckpointInterval is, on SQLite, the pause between background checkpoints while
+	// writes go on: the write-ahead log is moved into the database file off the commit
+	// path, so that no commit stalls doing it (0 means 100 ms; none run while nothing is
+	// written). Negative leaves it to SQLite, which checkpoints on the committing
+	// connection every 1000 pages. A URL that sets wal_autocheckpoint keeps SQLite's way.
 	CheckpointInterval time.Duration
 }
 
@@ -80,7 +81,8 @@ type DB struct {
 	summaries  sync.Map // statement text -> Summarize(text), for spans
 	nsummaries atomic.Int64
 
-	stopCheckpoints func() // stops the background checkpointer (SQLite)
+	stopCheckpoints func()        // stops the background checkpointer (SQLite)
+	wroteCh         chan struct{} // wakes the checkpointer after a write (nil: none runs)
 }
 
 // Open connects to the database described by cfg and checks that it answers.
@@ -156,30 +158,49 @@ func (db *DB) openSQLite(ctx context.Context, cfg Config) error {
 	if background {
 		interval := cfg.CheckpointInterval
 		if interval == 0 {
-			interval = time.Second
+			interval = 100 * time.Millisecond
 		}
-		db.stopCheckpoints = db.checkpointEvery(interval)
+		db.wroteCh = make(chan struct{}, 1)
+		db.stopCheckpoints = db.checkpointAfterWrites(interval)
 	}
 	return nil
 }
 
-// checkpointEvery runs a PASSIVE checkpoint on a read connection every interval until the
-// returned func is called. PASSIVE never waits for the writer or readers: it copies what
-// it can, and the next tick copies the rest. A failed checkpoint is tried again then.
-func (db *DB) checkpointEvery(interval time.Duration) (stop func()) {
+// wrote tells the background checkpointer, if any, that the log has grown.
+func (db *DB) wrote() {
+	if db.wroteCh != nil {
+		select {
+		case db.wroteCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// checkpointAfterWrites runs a PASSIVE checkpoint on a read connection after writes, at
+// most once per interval, until the returned func is called; while nothing is written it
+// sleeps. PASSIVE never waits for the writer or readers: it copies what it can, and the
+// next round copies the rest (a failed checkpoint is tried again then). Checkpointing
+// soon keeps the log short, so the writer goes on reusing it from the start.
+func (db *DB) checkpointAfterWrites(interval time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(interval)
+		t := time.NewTimer(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				_, _ = db.read.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+			case <-db.wroteCh:
 			}
+			t.Reset(interval) // let a burst of writes share one checkpoint
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			_, _ = db.read.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		}
 	}()
 	return func() { cancel(); <-done }
