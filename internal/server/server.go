@@ -15,8 +15,10 @@ import (
 
 	"go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/services/gateway"
@@ -118,12 +120,18 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 		for _, c := range []struct {
 			role, addr string
 			conn       *grpc.ClientConnInterface
+			optional   bool // the gateway starts without it; its routes answer 503
 		}{
-			{RoleAuth, cfg.AuthAddr, &conns.Auth},
-			{RoleEInvoice, cfg.EInvoiceAddr, &conns.EInvoice},
-			{RoleEwayBill, cfg.EwayBillAddr, &conns.EwayBill},
-			{RoleGstin, cfg.GstinAddr, &conns.Gstin},
+			{RoleAuth, cfg.AuthAddr, &conns.Auth, false},
+			{RoleEInvoice, cfg.EInvoiceAddr, &conns.EInvoice, false},
+			{RoleEwayBill, cfg.EwayBillAddr, &conns.EwayBill, true},
+			{RoleGstin, cfg.GstinAddr, &conns.Gstin, true},
 		} {
+			if c.optional && c.addr == "" && !s.has(c.role) {
+				s.log.Warn("no address for a service the gateway routes to; its routes answer 503", "service", c.role, "flag", "--"+c.role+"-addr")
+				*c.conn = notConfigured{role: c.role}
+				continue
+			}
 			if *c.conn, err = s.connTo(c.role, c.addr); err != nil {
 				return nil, err
 			}
@@ -264,6 +272,22 @@ func (s *Server) connTo(role, configured string) (grpc.ClientConnInterface, erro
 		return nil, fmt.Errorf("%s-addr: required when this process does not run the %s role", role, role)
 	}
 	return s.dial(configured)
+}
+
+// notConfigured is the gateway's upstream for a service it has no address for: every
+// call answers UNAVAILABLE naming the flag to set.
+type notConfigured struct{ role string }
+
+func (n notConfigured) err() error {
+	return status.Errorf(codes.Unavailable, "the %s service is not configured on this gateway: set --%s-addr", n.role, n.role)
+}
+
+func (n notConfigured) Invoke(context.Context, string, any, any, ...grpc.CallOption) error {
+	return n.err()
+}
+
+func (n notConfigured) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, n.err()
 }
 
 // serviceAddr is where a role's gRPC service is reached: this process when

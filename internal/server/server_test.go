@@ -185,3 +185,37 @@ func TestRESTBodyTooLarge(t *testing.T) {
 	require.Equal(t, "err-request-too-large", out.Error.Message)
 	require.EqualValues(t, gateway.MaxBodyBytes, out.Error.Args["limitBytes"])
 }
+
+// A gateway without an address for e-way bills and GSTINs still starts; their routes
+// answer 503 naming the flag to set, and the rest works.
+func TestGatewayWithoutOptionalServices(t *testing.T) {
+	svc := startE2ETarget(t, "auth,einvoice,sandbox", "", nil)
+	cfg := server.Defaults()
+	cfg.Target = "gateway"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.AuthAddr, cfg.EInvoiceAddr = svc.srv.GRPCAddr, svc.srv.GRPCAddr
+	gw, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, gw.Shutdown(context.WithoutCancel(t.Context()))) })
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+gw.HTTPAddr+"/v1/gstin/29AWGPV7107B1Z1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+svc.seller)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, "%s", body)
+	require.Contains(t, string(body), "--gstin-addr")
+
+	res, err = http.Get("http://" + gw.HTTPAddr + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+
+	// Without the einvoice address the gateway does not start.
+	cfg.EInvoiceAddr = ""
+	_, err = server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard})
+	require.ErrorContains(t, err, "einvoice-addr")
+}
