@@ -66,10 +66,12 @@ EOF
         /^BenchmarkGeneratePath\// {
           split($1, name, "[=-]"); conc = name[2]
           for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
-          own = m["rest_cpu_ms/irn"] - m["direct_cpu_ms/irn"]; gw = m["rest_cpu_ms/irn"] - m["grpc_cpu_ms/irn"]
+          own = r2(m["rest_cpu_ms/irn"] - m["direct_cpu_ms/irn"]); gw = r2(m["rest_cpu_ms/irn"] - m["grpc_cpu_ms/irn"])
           printf "- Concurrency %s: throughput target %s (%.1f%%), p50 target %s (%+.2f ms). The full path spends %.2f ms more CPU per IRN than the direct client: %.2f ms between a gRPC caller and the direct client (einvoice itself: validation, two SQLite writes, two RSA verifications, spans; and a gRPC hop over TCP), %.2f ms more for a REST caller (the HTTP hop and the gateway, less that gRPC hop: in one process the gateway calls einvoice in process).\n",
-            conc, (m["ratio_%"] >= 80 ? "met" : "not met"), m["ratio_%"], (m["added_p50_ms"] < 2 ? "met" : "not met"), m["added_p50_ms"], own, own - gw, gw
-        }' "$raw"
+            conc, (m["ratio_%"] >= 80 ? "met" : "not met"), m["ratio_%"], (m["added_p50_ms"] < 2 ? "met" : "not met"), m["added_p50_ms"], own, r2(own - gw), gw
+        }
+        # r2 rounds to 0.01 without a "-0.00".
+        function r2(x) { x = sprintf("%.2f", x) + 0; return x == 0 ? 0 : x }' "$raw"
       echo
       echo "With the sandbox signing on the same two cores (most of the direct column), 80% needs"
       echo "irpgate's own cost per IRN under a quarter of the direct client's total. Against a"
