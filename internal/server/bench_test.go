@@ -34,7 +34,7 @@ import (
 //	ratio_% = rest_irn/s / direct_irn/s * 100 (target >= 80)
 //	added_p50_ms = rest_p50_ms - direct_p50_ms (target < 2)
 func BenchmarkGeneratePath(b *testing.B) {
-	for _, conc := range []int{1, 8} {
+	for _, conc := range []int{1, 4, 8} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) { benchGeneratePath(b, conc) })
 	}
 }
