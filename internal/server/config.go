@@ -42,6 +42,7 @@ type Config struct {
 	LogLevel        string        `flag:"log-level" usage:"debug, info, warn or error"`
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" usage:"how long in-flight requests may take to finish on shutdown"`
 	IdempotencyTTL  time.Duration `flag:"idempotency-ttl" usage:"how long an Idempotency-Key is remembered"`
+	AcceptTestGSTIN bool          `flag:"accept-test-gstins" usage:"accept NIC's sandbox test GSTINs that fail the check digit (always on with the built-in sandbox; set it against NIC's sandbox)"`
 }
 
 // Defaults returns the embedded defaults: everything in one process on

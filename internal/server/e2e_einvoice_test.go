@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +28,7 @@ import (
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/callerauth"
 	"github.com/irpgate/irpgate/internal/server"
 	"github.com/irpgate/irpgate/internal/store/storetest"
 	"github.com/irpgate/irpgate/pkg/irpcrypto"
@@ -78,6 +82,52 @@ func startE2ESplit(t testing.TB, exp *tracetest.InMemoryExporter) *e2e {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, gw.Shutdown(context.WithoutCancel(t.Context()))) })
 	e.base = "http://" + gw.HTTPAddr
+	return e
+}
+
+// startE2EThreeWay runs auth (with the sandbox), einvoice and the REST gateway as three
+// servers that reach each other over gRPC on TCP, as three Deployments do: einvoice gets
+// IRP sessions from auth with the shared service key, and talks to the sandbox as to a
+// remote IRP (URLs, public key and certificate from files).
+func startE2EThreeWay(t *testing.T, exp *tracetest.InMemoryExporter) *e2e {
+	t.Helper()
+	dir := t.TempDir()
+	key := make([]byte, 32)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	keyFile := filepath.Join(dir, "service.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600))
+	t.Setenv(callerauth.ServiceKeyFileEnv, keyFile)
+
+	e := startE2ETarget(t, "auth,sandbox", "", exp)
+	var keys struct{ EncryptionPublicKey, SigningCertificate string }
+	getJSON(t, e.srv.SandboxURL+"/sandbox/publickeys", &keys)
+	pubFile, certFile := filepath.Join(dir, "irp-public-key.pem"), filepath.Join(dir, "irp-cert.pem")
+	require.NoError(t, os.WriteFile(pubFile, []byte(keys.EncryptionPublicKey), 0o600))
+	require.NoError(t, os.WriteFile(certFile, []byte(keys.SigningCertificate), 0o600))
+
+	start := func(cfg server.Config) *server.Server {
+		cfg.DataDir = t.TempDir()
+		srv, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard, SpanExporter: exp})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.WithoutCancel(t.Context()))) })
+		return srv
+	}
+	inv := server.Defaults()
+	inv.Target, inv.GRPCAddr, inv.AuthAddr = "einvoice", "127.0.0.1:0", e.srv.GRPCAddr
+	inv.IRPURLs = "NIC1=" + e.srv.SandboxURL + ",NIC2=" + e.srv.SandboxURL + "/irp/nic2"
+	inv.IRPKeyFile, inv.IRPCertFile, inv.AcceptTestGSTIN = pubFile, certFile, true
+	einv := start(inv)
+
+	gw := server.Defaults()
+	gw.Target, gw.HTTPAddr = "gateway", "127.0.0.1:0"
+	gw.AuthAddr, gw.EInvoiceAddr = e.srv.GRPCAddr, einv.GRPCAddr
+	e.base = "http://" + start(gw).HTTPAddr
+
+	conn, err := grpc.NewClient(einv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	e.conn = conn // the gRPC flow calls einvoice itself
 	return e
 }
 
@@ -247,6 +297,12 @@ func TestEInvoiceEndToEnd(t *testing.T) {
 		e := startE2ESplit(t, tracetest.NewInMemoryExporter())
 		t.Run("one trace per REST request", e.traceFlow)
 		t.Run("REST", e.restFlow)
+	})
+	t.Run("auth, einvoice and gateway apart", func(t *testing.T) {
+		e := startE2EThreeWay(t, tracetest.NewInMemoryExporter())
+		t.Run("one trace per REST request", e.traceFlow)
+		t.Run("REST", e.restFlow)
+		t.Run("gRPC", e.grpcFlow)
 	})
 }
 

@@ -219,7 +219,7 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 		src := sessions.NewAuthSource(authConn, callerauth.ServiceCredentials(d.serviceKey, RoleEInvoice))
 		svc, err := einvoice.New(ctx, einvoice.Config{
 			DB: db, IRP: irp.WithSessions(src), Certificates: certs, DefaultIRP: s.cfg.DefaultIRP,
-			AcceptSandboxGSTINs: d.sandbox != nil && s.cfg.IRPURLs == "",
+			AcceptSandboxGSTINs: s.cfg.AcceptTestGSTIN || (d.sandbox != nil && s.cfg.IRPURLs == ""),
 			Logger:              s.log.With("role", RoleEInvoice), TracerProvider: s.tel.Tracer,
 			IdempotencyTTL: s.cfg.IdempotencyTTL,
 		})
