@@ -56,7 +56,7 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: rawBytesBody{jsonpb}}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: nicJSON{jsonpb}}),
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			h = strings.ToLower(h)
 			return h, forwardedHeaders[h]

@@ -9,12 +9,13 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// rawBytesBody is the JSON marshaler, except that a REST body mapped onto a
-// bytes field (GenerateIrnRequest.invoice) is that field's value as sent: the
-// NIC JSON reaches the service byte for byte, neither base64 nor parsed twice.
-type rawBytesBody struct{ *runtime.JSONPb }
+// nicJSON is the gateway's JSON marshaler: grpc-gateway's JSONPb, except that a
+// REST body mapped onto a bytes field (GenerateIrnRequest.invoice) is that
+// field's value as sent (the NIC JSON reaches the service byte for byte,
+// neither base64 nor parsed twice), and that answers are written in one pass.
+type nicJSON struct{ *runtime.JSONPb }
 
-func (m rawBytesBody) NewDecoder(r io.Reader) runtime.Decoder {
+func (m nicJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
 		if b, ok := v.(*[]byte); ok {
 			raw, err := io.ReadAll(r)
@@ -34,7 +35,7 @@ func (m rawBytesBody) NewDecoder(r io.Reader) runtime.Decoder {
 // Marshal writes a proto message with protojson straight into a buffer sized for it (the
 // embedded JSONPb lets protojson grow its own buffer, then copies it into another). An
 // e-invoice answer is mostly its 4-5 KB of signed JWS, so this saves most of its garbage.
-func (m rawBytesBody) Marshal(v any) ([]byte, error) {
+func (m nicJSON) Marshal(v any) ([]byte, error) {
 	if p, ok := v.(proto.Message); ok && m.Indent == "" {
 		return m.MarshalOptions.MarshalAppend(make([]byte, 0, proto.Size(p)+proto.Size(p)/8+256), p)
 	}
@@ -43,7 +44,7 @@ func (m rawBytesBody) Marshal(v any) ([]byte, error) {
 
 // openAPI is the generated OpenAPI document with every body parameter of a
 // bytes field (which protoc-gen-openapiv2 describes as a base64 string)
-// described as what rawBytesBody takes: a JSON object.
+// described as what nicJSON takes: a JSON object.
 func openAPI(generated []byte) ([]byte, error) {
 	var doc map[string]any
 	if err := json.Unmarshal(generated, &doc); err != nil {
