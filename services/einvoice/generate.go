@@ -66,14 +66,10 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, err.Error())
 	}
 
-	// The same document always gives the same digest, however its JSON is spaced or ordered:
-	// it is taken over the canonical encoding of what was read. The IRP gets the body as sent.
-	canonical, err := inv.Encode()
-	if err != nil {
-		return nil, internal("encode invoice: " + err.Error())
-	}
+	// The same document always gives the same digest, however its JSON is spaced or ordered
+	// (Invoice.Digest reads what was decoded). The IRP gets the body as sent.
 	k := inv.Key()
-	bodySum := documentDigest(canonical)
+	bodySum := documentDigest(inv)
 	if key := incoming(ctx, IdempotencyKeyHeader); key != "" {
 		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
 		if err != nil {

@@ -219,18 +219,18 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 	return out, nil
 }
 
-// bodyDigest is the digest GenerateIrn stores for a document: the SHA-256 of its canonical
-// encoding, or of the bytes themselves when they cannot be read as a document.
+// bodyDigest is the digest GenerateIrn stores for a document (documentDigest), or the
+// SHA-256 of the bytes themselves when they cannot be read as a document.
 func bodyDigest(body []byte) string {
 	if inv, _ := doc.Decode(body); inv != nil {
-		if canonical, err := inv.Encode(); err == nil {
-			return documentDigest(canonical)
-		}
+		return documentDigest(inv)
 	}
-	return documentDigest(body)
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
-func documentDigest(b []byte) string {
-	sum := sha256.Sum256(b)
+// documentDigest is Invoice.Digest in hex: equal for bodies that decode to the same document.
+func documentDigest(inv *doc.Invoice) string {
+	sum := inv.Digest()
 	return hex.EncodeToString(sum[:])
 }
