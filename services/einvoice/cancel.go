@@ -106,7 +106,9 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	if err != nil {
 		return nil, err
 	}
-	if err := s.docs.markCancelled(ctx, irn, cancelDate, req.GetCnlRsn(), strings.TrimSpace(req.GetCnlRem())); err != nil {
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
+	if err := s.docs.markCancelled(pctx, irn, cancelDate, req.GetCnlRsn(), strings.TrimSpace(req.GetCnlRem())); err != nil {
 		return nil, internal(err.Error())
 	}
 	return &einvoicev1.CancelIrnResponse{Irn: irn, CancelDate: cancelDate, AlreadyCancelled: already}, nil

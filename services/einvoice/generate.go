@@ -136,6 +136,16 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	return &einvoicev1.GenerateIrnResponse{Details: detailsOf(stored), Replayed: replayed}, nil
 }
 
+// persistTimeout bounds the writes that record what the IRP has done.
+const persistTimeout = 30 * time.Second
+
+// persistContext is ctx without its cancellation, bounded by persistTimeout: a write that
+// records what the IRP has done (a registration, a cancellation) runs to its end even when
+// the caller goes away meanwhile, so the store never misses what the IRP holds.
+func persistContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+}
+
 // finalError ends the retry loop of register.
 type finalError struct{ err error }
 
@@ -168,16 +178,19 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 		span.SetAttributes(attribute.Int("einvoice.attempts", attempt+1))
 		det, err := s.irp.GenerateIRN(ctx, seller, body, irpclient.WithIRP(irp))
 		if err == nil {
+			// The IRP has registered it: the answer is stored even if the caller has gone.
+			pctx, cancel := persistContext(ctx)
+			defer cancel()
 			if verr := s.verifyDetails(det); verr != nil {
 				// The registration is real whatever its signature: keep it, never send again.
-				if err := s.docs.completeUnverified(ctx, k, det, verr); err != nil {
+				if err := s.docs.completeUnverified(pctx, k, det, verr); err != nil {
 					return false, nil, internal(err.Error())
 				}
 				s.log.WarnContext(ctx, "the IRP's signed answer did not verify; the registration is stored unverified",
 					"irn", det.Irn, "ack_no", det.AckNo, "error", verr.Error())
 				return false, nil, signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)
 			}
-			if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
+			if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
 				return false, nil, internal(err.Error())
 			}
 			return false, det, nil
@@ -246,12 +259,15 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, dup *irpclient.DupIRN, irp string) error {
 	k := inv.Key()
 	det, err := s.irp.GetIRN(ctx, inv.SellerGSTIN(), irn, irpclient.WithIRP(irp))
+	// What the IRP holds is stored even if the caller has gone.
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && ie.Has(irpclient.CodeIRNTooOld) && dup != nil:
 		// Too old to read back: keep what DUPIRN says, without signed data.
 		det = &irpclient.IRNDetails{AckNo: dup.AckNo, AckDt: dup.AckDt, Irn: dup.Irn, Status: "ACT"}
-		if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
+		if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
 			return finalError{internal(err.Error())}
 		}
 		return nil
@@ -262,7 +278,7 @@ func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, d
 	}
 	data, claims, verr := s.verifySigned(det.Irn, det.SignedInvoice, det.SignedQRCode)
 	if verr != nil {
-		if err := s.docs.completeUnverified(ctx, k, det, verr); err != nil {
+		if err := s.docs.completeUnverified(pctx, k, det, verr); err != nil {
 			return finalError{internal(err.Error())}
 		}
 		s.log.WarnContext(ctx, "the IRP's registration of the duplicate did not verify; it is stored unverified",
@@ -272,12 +288,12 @@ func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, d
 	if !sameEssentials(claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, inv) {
 		// The IRP holds another document under this number: mirror the IRP's truth, and
 		// tell the caller clearly instead of attaching this IRN to their document.
-		if err := s.docs.adoptForeign(ctx, k, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, string(data), det); err != nil {
+		if err := s.docs.adoptForeign(pctx, k, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, string(data), det); err != nil {
 			return finalError{internal(err.Error())}
 		}
 		return finalError{duplicateConflict(det.Irn, det.AckNo, det.AckDt, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal)}
 	}
-	if err := s.docs.complete(ctx, k, det, stateActive); err != nil {
+	if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
 		return finalError{internal(err.Error())}
 	}
 	return nil

@@ -179,7 +179,9 @@ func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irp
 		Key: inv.Key(), DocDate: c.DocDtls.Dt, IRN: det.Irn, IRP: irp, BuyerGSTIN: c.BuyerDtls.Gstin,
 		TotInvVal: c.ValDtls.TotInvVal, BodySHA256: bodyDigest(raw), RequestJSON: string(raw),
 	}
-	if err := s.docs.upsertRegistered(ctx, rec, det); err != nil {
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
+	if err := s.docs.upsertRegistered(pctx, rec, det); err != nil {
 		return nil, internal(err.Error())
 	}
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, rec.Key)
