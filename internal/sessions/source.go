@@ -69,7 +69,13 @@ func (a *AuthSource) Session(ctx context.Context, gstin, irp string) (*irpclient
 	if s.ValidFor(a.now(), a.margin) {
 		return s, nil
 	}
-	return a.fetch(ctx, k, func() bool { return false }, func(ctx context.Context) (*authv1.Session, error) {
+	// A flight that finished between the look-up above and this one has cached the session.
+	cached := func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.cache[k].ValidFor(a.now(), a.margin)
+	}
+	return a.fetch(ctx, k, cached, func(ctx context.Context) (*authv1.Session, error) {
 		resp, err := a.client.GetSession(ctx, &authv1.GetSessionRequest{Gstin: gstin, Irp: irp})
 		return resp.GetSession(), err
 	})

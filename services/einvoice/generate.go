@@ -227,13 +227,13 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			_ = s.docs.fail(ctx, k, strings.Join(ie.Codes(), ","))
 			return false, nil, irpRefused(ie)
 		}
+		sent = sent || irpclient.IsOutcomeUnknown(err)
 		if ctx.Err() != nil {
 			break
 		}
 		if irpclient.IsOutcomeUnknown(err) || irpclient.IsTransport(err) {
 			s.log.DebugContext(ctx, "IRP answer not known; sending the document again",
 				"irn", inv.IRN(), "attempt", attempt+1, "error", err.Error())
-			sent = sent || irpclient.IsOutcomeUnknown(err)
 			lastErr = err
 			continue
 		}
@@ -244,6 +244,9 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	}
 	s.log.WarnContext(ctx, "IRP outcome still unknown after retries; the document stays pending",
 		"irn", inv.IRN(), "error", fmt.Sprint(lastErr))
+	if sent {
+		s.unsettled.add(k) // SettlePending asks the IRP about it later
+	}
 	if ctx.Err() != nil {
 		return false, nil, irpFailure(ctx, ctx.Err())
 	}
@@ -276,6 +279,17 @@ func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, d
 	case err != nil:
 		return err
 	}
+	return s.adoptOriginal(ctx, inv, det, irp)
+}
+
+// adoptOriginal stores the IRP's registration det of inv's document: verified and with the
+// same buyer and total, as the document's registration; not verifying, UNVERIFIED; with
+// another buyer or total, as the IRP's own document (a conflict for the caller). It runs to
+// its end even if the caller has gone. Every error is final.
+func (s *Service) adoptOriginal(ctx context.Context, inv *doc.Invoice, det *irpclient.IRNDetails, irp string) error {
+	k := inv.Key()
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
 	data, claims, verr := s.verifySigned(det.Irn, det.SignedInvoice, det.SignedQRCode)
 	if verr != nil {
 		if err := s.docs.completeUnverified(pctx, k, det, verr); err != nil {

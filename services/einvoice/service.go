@@ -54,6 +54,9 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// SweepInterval is how often Run sweeps expired Idempotency-Keys; 0 means 1 hour.
 	SweepInterval time.Duration
+	// SettleInterval is how often Run asks the IRP about documents whose outcome stayed
+	// unknown (SettlePending); 0 means 1 minute.
+	SettleInterval time.Duration
 }
 
 // Service implements irpgate.einvoice.v1.EInvoiceService.
@@ -68,6 +71,8 @@ type Service struct {
 	tracer   trace.Tracer
 	now      func() time.Time
 	locks    keyedMutex
+	// unsettled are the documents whose IRP outcome GenerateIrn left unknown.
+	unsettled unsettled
 }
 
 var _ einvoicev1.EInvoiceServiceServer = (*Service)(nil)
@@ -114,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Hour
 	}
+	if cfg.SettleInterval <= 0 {
+		cfg.SettleInterval = time.Minute
+	}
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
@@ -145,27 +153,37 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 }
 
 // Run does the service's background work until ctx ends, then returns nil: it sweeps
-// expired Idempotency-Keys at once and every SweepInterval after. A failed sweep is logged
-// and tried again at the next interval.
+// expired Idempotency-Keys at once and every SweepInterval after, and settles documents
+// whose outcome was unknown every SettleInterval. A failed round is logged and tried again
+// at the next interval.
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.SweepInterval)
-	defer t.Stop()
+	sweep := time.NewTicker(s.cfg.SweepInterval)
+	defer sweep.Stop()
+	settle := time.NewTicker(s.cfg.SettleInterval)
+	defer settle.Stop()
+	s.sweep(ctx)
 	for {
-		if ctx.Err() != nil {
-			return nil
-		}
-		n, err := s.SweepIdempotencyKeys(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.WarnContext(ctx, "sweeping expired idempotency keys failed", "error", err.Error())
-		case err == nil:
-			s.log.DebugContext(ctx, "swept expired idempotency keys", "deleted", n)
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-sweep.C:
+			s.sweep(ctx)
+		case <-settle.C:
+			n, err := s.SettlePending(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "settling documents whose outcome was unknown", "settled", n, "error", err.Error())
+			}
 		}
+	}
+}
+
+func (s *Service) sweep(ctx context.Context) {
+	n, err := s.SweepIdempotencyKeys(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.WarnContext(ctx, "sweeping expired idempotency keys failed", "error", err.Error())
+	case err == nil:
+		s.log.DebugContext(ctx, "swept expired idempotency keys", "deleted", n)
 	}
 }
 

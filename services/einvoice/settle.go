@@ -1,0 +1,117 @@
+package einvoice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/irpgate/irpgate/internal/store"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+)
+
+// Documents whose IRP outcome was still unknown when GenerateIrn gave up (every answer lost,
+// or the caller gone mid-send) are settled in the background: SettlePending asks the IRP
+// for the IRN a little later and stores the registration it finds, or marks the document
+// FAILED when the IRP has none, so that it may be sent again. Nothing is re-sent: a caller
+// who gave up may no longer want the document registered. The set lives in memory; a
+// document left pending by a process that stopped is settled as before, when the same
+// document is sent again or looked up.
+
+// maxUnsettled bounds the documents remembered for settling.
+const maxUnsettled = 10000
+
+type unsettled struct {
+	mu   sync.Mutex
+	keys map[string]doc.DocKey
+}
+
+func (u *unsettled) add(k doc.DocKey) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.keys == nil {
+		u.keys = map[string]doc.DocKey{}
+	}
+	if len(u.keys) < maxUnsettled {
+		u.keys[docKeyString(k)] = k
+	}
+}
+
+func (u *unsettled) list() []doc.DocKey {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]doc.DocKey, 0, len(u.keys))
+	for _, k := range u.keys {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (u *unsettled) remove(k doc.DocKey) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.keys, docKeyString(k))
+}
+
+// SettlePending asks the IRP about the documents GenerateIrn left with an unknown outcome
+// and stores what it learns. It reports how many it settled; the rest are asked about again
+// on the next call. Run calls it every SettleInterval.
+func (s *Service) SettlePending(ctx context.Context) (int, error) {
+	n := 0
+	var errs []error
+	for _, k := range s.unsettled.list() {
+		done, err := s.settle(ctx, k)
+		if done {
+			s.unsettled.remove(k)
+			n++
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("settle %s: %w", docKeyString(k), err))
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// settle reports whether the document no longer needs asking about.
+func (s *Service) settle(ctx context.Context, k doc.DocKey) (bool, error) {
+	unlock, err := s.locks.lock(ctx, docKeyString(k))
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	rec, err := s.docs.byKey(ctx, s.cfg.DB, k)
+	switch {
+	case store.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	case rec.State != statePending:
+		return true, nil // a later request has settled it
+	}
+	inv, _ := doc.Decode([]byte(rec.RequestJSON))
+	if inv == nil {
+		return true, errors.New("the stored request is not a document")
+	}
+	det, err := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
+	var ie *irpclient.Error
+	switch {
+	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound)):
+		s.log.InfoContext(ctx, "a document whose outcome was unknown is not registered at the IRP; it may be sent again",
+			"irn", rec.IRN, "irp", rec.IRP)
+		return true, s.docs.fail(ctx, k, "not registered at the IRP (asked after the outcome was unknown)")
+	case errors.As(err, &ie) && ie.Has(irpclient.CodeIRNTooOld):
+		return true, nil // past the IRP's retention: sending the document again settles it (2150)
+	case err != nil:
+		return false, err
+	}
+	// Stored as registered, unverified or the IRP's own document; an error here is the
+	// caller-facing status of that, or a failed write, which the row's state tells apart.
+	_ = s.adoptOriginal(ctx, inv, det, rec.IRP)
+	now, err := s.docs.byKey(ctx, s.cfg.DB, k)
+	if err != nil {
+		return false, err
+	}
+	s.log.InfoContext(ctx, "settled a document whose outcome was unknown", "irn", det.Irn, "ack_no", det.AckNo, "state", now.State)
+	return now.State != statePending, nil
+}

@@ -1,0 +1,75 @@
+package einvoice_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/internal/store/storetest"
+	"github.com/irpgate/irpgate/services/einvoice"
+	"github.com/irpgate/irpgate/services/sandbox"
+	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
+)
+
+// A document whose every answer was lost is left PENDING with its outcome unknown; the
+// background settling finds the IRP's registration and stores it, without sending again.
+func TestSettlePendingStoresWhatTheIRPRegistered(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+		svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		ctx := t.Context()
+
+		_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		regs := e.sb.Registered()
+		require.Len(t, regs, 1, "the IRP registered it; its answer was lost")
+		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
+
+		e.sb.SetFaults(sandbox.Faults{})
+		n, err := svc.SettlePending(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		row := readRow(t, db, regs[0].Irn)
+		require.Equal(t, "ACTIVE", row.State)
+		require.Equal(t, regs[0].AckNo, row.AckNo)
+		require.NotEmpty(t, row.SignedInvoice)
+		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
+
+		n, err = svc.SettlePending(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "settled once")
+	})
+}
+
+// A document the IRP never registered (it failed before processing) is marked FAILED by
+// the settling, so it may be sent again; a send then registers it.
+func TestSettlePendingFailsWhatTheIRPNeverRegistered(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{HTTP5xx: 1}, Only: []string{sandbox.OpGenerate}}))
+		svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		ctx := t.Context()
+		body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+
+		_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		require.Empty(t, e.sb.Registered())
+
+		e.sb.SetFaults(sandbox.Faults{})
+		n, err := svc.SettlePending(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		var state, lastError string
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT state, last_error FROM einvoice_documents`).Scan(&state, &lastError))
+		require.Equal(t, "FAILED", state)
+		require.Contains(t, lastError, "not registered at the IRP")
+
+		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
+		require.NoError(t, err)
+		require.Len(t, e.sb.Registered(), 1)
+		require.Equal(t, e.sb.Registered()[0].Irn, res.GetDetails().GetIrn())
+	})
+}
