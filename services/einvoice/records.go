@@ -210,6 +210,26 @@ func (r *record) setAnswer(det *irpclient.IRNDetails, state, lastError string) {
 	}
 }
 
+// stalePending lists up to limit documents left PENDING since before cutoff: a process
+// that stopped, or gave up, while the IRP's outcome was unknown.
+func (d *documents) stalePending(ctx context.Context, cutoff time.Time, limit int) ([]doc.DocKey, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT seller_gstin, fy, doc_type, doc_no FROM einvoice_documents
+		WHERE state = $1 AND updated_at < $2 LIMIT $3`, statePending, cutoff.UTC().Format(time.RFC3339Nano), limit)
+	if err != nil {
+		return nil, fmt.Errorf("einvoice: find pending documents: %w", err)
+	}
+	defer rows.Close()
+	var out []doc.DocKey
+	for rows.Next() {
+		var k doc.DocKey
+		if err := rows.Scan(&k.SellerGSTIN, &k.FY, &k.DocType, &k.DocNo); err != nil {
+			return nil, fmt.Errorf("einvoice: find pending documents: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
 // fail records that the IRP refused the document; a later request may send it again.
 func (d *documents) fail(ctx context.Context, k doc.DocKey, cause string) error {
 	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $5, last_error = $6, updated_at = $7

@@ -153,8 +153,9 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 }
 
 // Run does the service's background work until ctx ends, then returns nil: it sweeps
-// expired Idempotency-Keys at once and every SweepInterval after, and settles documents
-// whose outcome was unknown every SettleInterval. A failed round is logged and tried again
+// expired Idempotency-Keys at once and every SweepInterval after, looks once for documents
+// an earlier run left pending, and settles documents whose outcome was unknown every
+// SettleInterval. A failed round is logged and tried again
 // at the next interval.
 func (s *Service) Run(ctx context.Context) error {
 	sweep := time.NewTicker(s.cfg.SweepInterval)
@@ -162,6 +163,11 @@ func (s *Service) Run(ctx context.Context) error {
 	settle := time.NewTicker(s.cfg.SettleInterval)
 	defer settle.Stop()
 	s.sweep(ctx)
+	if n, err := s.FindStalePending(ctx); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "looking for documents left pending failed", "error", err.Error())
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "documents left pending by an earlier run will be settled with the IRP", "documents", n)
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/irpgate/irpgate/internal/store"
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
@@ -15,9 +16,13 @@ import (
 // or the caller gone mid-send) are settled in the background: SettlePending asks the IRP
 // for the IRN a little later and stores the registration it finds, or marks the document
 // FAILED when the IRP has none, so that it may be sent again. Nothing is re-sent: a caller
-// who gave up may no longer want the document registered. The set lives in memory; a
-// document left pending by a process that stopped is settled as before, when the same
-// document is sent again or looked up.
+// who gave up may no longer want the document registered. The set lives in memory; when
+// Run starts, it adds the documents a stopped process left pending (FindStalePending), so
+// the hot path needs no index on the document state.
+
+// staleAfter is how long a PENDING row must have been left alone before Run's start-up
+// look takes it as abandoned (GenerateIrn's own retries end well within it).
+const staleAfter = 2 * time.Minute
 
 // maxUnsettled bounds the documents remembered for settling.
 const maxUnsettled = 10000
@@ -52,6 +57,17 @@ func (u *unsettled) remove(k doc.DocKey) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	delete(u.keys, docKeyString(k))
+}
+
+// FindStalePending adds to the documents SettlePending asks about those left PENDING for
+// longer than staleAfter, for instance by a process that stopped mid-request. Run calls it
+// once when it starts. It reports how many it found.
+func (s *Service) FindStalePending(ctx context.Context) (int, error) {
+	keys, err := s.docs.stalePending(ctx, s.now().Add(-staleAfter), maxUnsettled)
+	for _, k := range keys {
+		s.unsettled.add(k)
+	}
+	return len(keys), err
 }
 
 // SettlePending asks the IRP about the documents GenerateIrn left with an unknown outcome

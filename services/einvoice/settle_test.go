@@ -1,7 +1,9 @@
 package einvoice_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -71,5 +73,31 @@ func TestSettlePendingFailsWhatTheIRPNeverRegistered(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, e.sb.Registered(), 1)
 		require.Equal(t, e.sb.Registered()[0].Irn, res.GetDetails().GetIrn())
+	})
+}
+
+// A document a stopped process left pending is found when Run starts (once it has been left
+// alone for a while) and settled with the IRP like the others.
+func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+		_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		regs := e.sb.Registered()
+		require.Len(t, regs, 1)
+
+		// A new process over the same database, a few minutes later, with the IRP answering.
+		e.sb.SetFaults(sandbox.Faults{})
+		e.sb.Clock.Advance(3 * time.Minute)
+		next, _ := e.service(t, func(c *einvoice.Config) { c.SettleInterval = 10 * time.Millisecond })
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- next.Run(ctx) }()
+		require.Eventually(t, func() bool { return readRow(t, db, regs[0].Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
+		stop()
+		require.NoError(t, <-done)
+		require.Equal(t, regs[0].AckNo, readRow(t, db, regs[0].Irn).AckNo)
+		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 	})
 }
