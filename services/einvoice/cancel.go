@@ -145,11 +145,11 @@ func (s *Service) cancelAtIRP(ctx context.Context, rec *record, req irpclient.Ca
 			}
 			return "", false, irpRefused(ie)
 		}
+		sent = sent || irpclient.IsOutcomeUnknown(err)
 		if ctx.Err() != nil {
 			break
 		}
 		if irpclient.IsOutcomeUnknown(err) || irpclient.IsTransport(err) {
-			sent = sent || irpclient.IsOutcomeUnknown(err)
 			lastErr = err
 			continue
 		}
@@ -157,6 +157,12 @@ func (s *Service) cancelAtIRP(ctx context.Context, rec *record, req irpclient.Ca
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
+	}
+	if sent {
+		// The IRP may have cancelled it: SettlePending asks it later.
+		s.unsettled.add(unsettledDoc{key: rec.Key, cancel: &pendingCancel{
+			reason: req.CnlRsn, remark: req.CnlRem, at: s.now().In(irpclient.IST).Format(nicTime),
+		}})
 	}
 	return "", false, irpFailure(ctx, lastErr)
 }

@@ -245,7 +245,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	s.log.WarnContext(ctx, "IRP outcome still unknown after retries; the document stays pending",
 		"irn", inv.IRN(), "error", fmt.Sprint(lastErr))
 	if sent {
-		s.unsettled.add(k) // SettlePending asks the IRP about it later
+		s.unsettled.add(unsettledDoc{key: k}) // SettlePending asks the IRP about it later
 	}
 	if ctx.Err() != nil {
 		return false, nil, irpFailure(ctx, ctx.Err())

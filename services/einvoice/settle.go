@@ -27,36 +27,47 @@ const staleAfter = 2 * time.Minute
 // maxUnsettled bounds the documents remembered for settling.
 const maxUnsettled = 10000
 
+// pendingCancel is a cancellation whose outcome was unknown when CancelIrn gave up.
+type pendingCancel struct {
+	reason, remark string
+	at             string // when it was asked for (yyyy-MM-dd HH:mm:ss IST), the cancel date kept
+}
+
+type unsettledDoc struct {
+	key    doc.DocKey
+	cancel *pendingCancel // nil: a registration
+}
+
 type unsettled struct {
 	mu   sync.Mutex
-	keys map[string]doc.DocKey
+	docs map[string]unsettledDoc
 }
 
-func (u *unsettled) add(k doc.DocKey) {
+func (u *unsettled) add(d unsettledDoc) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.keys == nil {
-		u.keys = map[string]doc.DocKey{}
+	if u.docs == nil {
+		u.docs = map[string]unsettledDoc{}
 	}
-	if len(u.keys) < maxUnsettled {
-		u.keys[docKeyString(k)] = k
+	if len(u.docs) < maxUnsettled {
+		u.docs[docKeyString(d.key)] = d
 	}
 }
 
-func (u *unsettled) list() []doc.DocKey {
+func (u *unsettled) list() []unsettledDoc {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := make([]doc.DocKey, 0, len(u.keys))
-	for _, k := range u.keys {
-		out = append(out, k)
+	out := make([]unsettledDoc, 0, len(u.docs))
+	for _, d := range u.docs {
+		out = append(out, d)
 	}
 	return out
 }
 
-func (u *unsettled) remove(k doc.DocKey) {
+func (u *unsettled) remove(d unsettledDoc) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	delete(u.keys, docKeyString(k))
+	delete(u.docs, docKeyString(d.key))
 }
 
 // FindStalePending adds to the documents SettlePending asks about those left PENDING for
@@ -65,28 +76,63 @@ func (u *unsettled) remove(k doc.DocKey) {
 func (s *Service) FindStalePending(ctx context.Context) (int, error) {
 	keys, err := s.docs.stalePending(ctx, s.now().Add(-staleAfter), maxUnsettled)
 	for _, k := range keys {
-		s.unsettled.add(k)
+		s.unsettled.add(unsettledDoc{key: k})
 	}
 	return len(keys), err
 }
 
-// SettlePending asks the IRP about the documents GenerateIrn left with an unknown outcome
-// and stores what it learns. It reports how many it settled; the rest are asked about again
-// on the next call. Run calls it every SettleInterval.
+// SettlePending asks the IRP about the documents GenerateIrn (or CancelIrn) left with an
+// unknown outcome and stores what it learns. It reports how many it settled; the rest are
+// asked about again on the next call. Run calls it every SettleInterval.
 func (s *Service) SettlePending(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
-	for _, k := range s.unsettled.list() {
-		done, err := s.settle(ctx, k)
+	for _, d := range s.unsettled.list() {
+		settle := s.settle
+		if d.cancel != nil {
+			settle = func(ctx context.Context, k doc.DocKey) (bool, error) { return s.settleCancel(ctx, k, d.cancel) }
+		}
+		done, err := settle(ctx, d.key)
 		if done {
-			s.unsettled.remove(k)
+			s.unsettled.remove(d)
 			n++
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("settle %s: %w", docKeyString(k), err))
+			errs = append(errs, fmt.Errorf("settle %s: %w", docKeyString(d.key), err))
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// settleCancel stores a cancellation the IRP made although its answer was lost. The IRP's
+// record does not carry the cancel date; the time the cancellation was asked for is kept.
+func (s *Service) settleCancel(ctx context.Context, k doc.DocKey, c *pendingCancel) (bool, error) {
+	unlock, err := s.locks.lock(ctx, docKeyString(k))
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	rec, err := s.docs.byKey(ctx, s.cfg.DB, k)
+	switch {
+	case store.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	case rec.State != stateActive && rec.State != stateUnverified:
+		return true, nil // cancelled meanwhile, or not registered
+	}
+	det, err := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
+	var ie *irpclient.Error
+	switch {
+	case errors.As(err, &ie):
+		return true, nil // past the IRP's retention, or gone: nothing to learn
+	case err != nil:
+		return false, err
+	case det.Status != "CNL":
+		return true, nil // the cancellation did not happen; the row is right
+	}
+	s.log.InfoContext(ctx, "settled a cancellation whose outcome was unknown", "irn", rec.IRN)
+	return true, s.docs.markCancelled(ctx, rec.IRN, c.at, c.reason, c.remark)
 }
 
 // settle reports whether the document no longer needs asking about.

@@ -101,3 +101,33 @@ func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
 		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 	})
 }
+
+// A cancellation whose every answer was lost leaves the row ACTIVE while the IRP has
+// cancelled the IRN; the settling asks the IRP and stores the cancellation.
+func TestSettlePendingStoresACancellationTheIRPMade(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpCancel}}))
+		svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		ctx := t.Context()
+		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.NoError(t, err)
+		irn := res.GetDetails().GetIrn()
+
+		_, err = client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "Wrong entry"})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		require.Equal(t, "ACTIVE", readRow(t, db, irn).State)
+		atIRP, err := e.irp.GetIRN(ctx, seller, irn)
+		require.NoError(t, err)
+		require.Equal(t, "CNL", atIRP.Status, "the IRP cancelled it; its answer was lost")
+
+		e.sb.SetFaults(sandbox.Faults{})
+		n, err := svc.SettlePending(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
+		got, err := client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn})
+		require.NoError(t, err)
+		require.Equal(t, "CNL", got.GetDetails().GetStatus())
+		require.NotEmpty(t, got.GetDetails().GetCancelDate())
+	})
+}
