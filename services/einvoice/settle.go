@@ -64,10 +64,14 @@ func (u *unsettled) list() []unsettledDoc {
 	return out
 }
 
+// remove forgets d, unless the document has been remembered anew meanwhile.
 func (u *unsettled) remove(d unsettledDoc) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	delete(u.docs, docKeyString(d.key))
+	k := docKeyString(d.key)
+	if cur, ok := u.docs[k]; ok && cur == d {
+		delete(u.docs, k)
+	}
 }
 
 // FindStalePending adds to the documents SettlePending asks about those left PENDING for
@@ -131,8 +135,11 @@ func (s *Service) settleCancel(ctx context.Context, k doc.DocKey, c *pendingCanc
 	case det.Status != "CNL":
 		return true, nil // the cancellation did not happen; the row is right
 	}
+	if err := s.docs.markCancelled(ctx, rec.IRN, c.at, c.reason, c.remark); err != nil {
+		return false, err
+	}
 	s.log.InfoContext(ctx, "settled a cancellation whose outcome was unknown", "irn", rec.IRN)
-	return true, s.docs.markCancelled(ctx, rec.IRN, c.at, c.reason, c.remark)
+	return true, nil
 }
 
 // settle reports whether the document no longer needs asking about.
@@ -159,9 +166,12 @@ func (s *Service) settle(ctx context.Context, k doc.DocKey) (bool, error) {
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound)):
+		if err := s.docs.fail(ctx, k, "not registered at the IRP (asked after the outcome was unknown)"); err != nil {
+			return false, err
+		}
 		s.log.InfoContext(ctx, "a document whose outcome was unknown is not registered at the IRP; it may be sent again",
 			"irn", rec.IRN, "irp", rec.IRP)
-		return true, s.docs.fail(ctx, k, "not registered at the IRP (asked after the outcome was unknown)")
+		return true, nil
 	case errors.As(err, &ie) && ie.Has(irpclient.CodeIRNTooOld):
 		return true, nil // past the IRP's retention: sending the document again settles it (2150)
 	case err != nil:
