@@ -137,14 +137,23 @@ func TestUnbuiltRouteAnswers501Envelope(t *testing.T) {
 	defer res.Body.Close()
 	require.Equal(t, http.StatusNotImplemented, res.StatusCode)
 	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
+	require.Equal(t, "err-not-implemented", readEnvelope(t, res).Message)
+}
+
+// envelopeError is the "error" object of the REST error envelope.
+type envelopeError struct {
+	Message string         `json:"message"`
+	Type    string         `json:"type"`
+	Args    map[string]any `json:"args"`
+}
+
+func readEnvelope(t *testing.T, res *http.Response) envelopeError {
+	t.Helper()
 	var body struct {
-		Error struct {
-			Message string `json:"message"`
-			Type    string `json:"type"`
-		} `json:"error"`
+		Error envelopeError `json:"error"`
 	}
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
-	require.Equal(t, "err-not-implemented", body.Error.Message)
+	return body.Error
 }
 
 // Without an API key or token, service routes answer 401 in the envelope.
@@ -154,13 +163,7 @@ func TestRESTWithoutCredentialsIs401(t *testing.T) {
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
-	var body struct {
-		Error struct {
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
-	require.Equal(t, "err-unauthenticated", body.Error.Message)
+	require.Equal(t, "err-unauthenticated", readEnvelope(t, res).Message)
 }
 
 // A REST body over the limit is refused with 413 in the envelope, before any service sees it.
@@ -175,15 +178,9 @@ func TestRESTBodyTooLarge(t *testing.T) {
 	defer res.Body.Close()
 	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
-	var out struct {
-		Error struct {
-			Message string         `json:"message"`
-			Args    map[string]any `json:"args"`
-		} `json:"error"`
-	}
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
-	require.Equal(t, "err-request-too-large", out.Error.Message)
-	require.EqualValues(t, gateway.MaxBodyBytes, out.Error.Args["limitBytes"])
+	env := readEnvelope(t, res)
+	require.Equal(t, "err-request-too-large", env.Message)
+	require.EqualValues(t, gateway.MaxBodyBytes, env.Args["limitBytes"])
 }
 
 // A gateway without an address for e-way bills and GSTINs still starts; their routes
