@@ -166,21 +166,30 @@ func TestRESTWithoutCredentialsIs401(t *testing.T) {
 	require.Equal(t, "err-unauthenticated", readEnvelope(t, res).Message)
 }
 
-// A REST body over the limit is refused with 413 in the envelope, before any service sees it.
+// A REST body over the limit is refused with 413 in the envelope, before any service sees it,
+// whether the body declares its length or comes chunked.
 func TestRESTBodyTooLarge(t *testing.T) {
 	srv, _ := startAll(t)
-	body := strings.NewReader(`{"x":"` + strings.Repeat("a", gateway.MaxBodyBytes) + `"}`)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+srv.HTTPAddr+"/v1/einvoice/irn", body)
-	require.NoError(t, err)
-	req.Header.Set("X-Api-Key", testAdminKey)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
-	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
-	env := readEnvelope(t, res)
-	require.Equal(t, "err-request-too-large", env.Message)
-	require.EqualValues(t, gateway.MaxBodyBytes, env.Args["limitBytes"])
+	big := `{"x":"` + strings.Repeat("a", gateway.MaxBodyBytes) + `"}`
+	for name, body := range map[string]io.Reader{
+		"Content-Length": strings.NewReader(big),
+		"chunked":        io.MultiReader(strings.NewReader(big)), // unknown length: sent chunked
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+srv.HTTPAddr+"/v1/einvoice/irn", body)
+			require.NoError(t, err)
+			require.Equal(t, name == "chunked", req.ContentLength == 0)
+			req.Header.Set("X-Api-Key", testAdminKey)
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+			require.NotEmpty(t, res.Header.Get("X-Request-Id"))
+			env := readEnvelope(t, res)
+			require.Equal(t, "err-request-too-large", env.Message)
+			require.EqualValues(t, gateway.MaxBodyBytes, env.Args["limitBytes"])
+		})
+	}
 }
 
 // A gateway without an address for e-way bills and GSTINs still starts; their routes

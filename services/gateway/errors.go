@@ -45,6 +45,11 @@ func errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler,
 			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 0), 10))
 		}
 	}
+	if bodyTooLarge(r) {
+		writeEnvelope(w, r, http.StatusRequestEntityTooLarge, "err-request-too-large", "ClientRequest",
+			map[string]any{"limitBytes": MaxBodyBytes})
+		return
+	}
 	httpCode, msg, typ, args, info := translate(st)
 	writeEnvelopeInfo(w, r, httpCode, msg, typ, args, info)
 }

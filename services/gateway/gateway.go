@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -133,9 +135,31 @@ func limitBody(next http.Handler) http.Handler {
 				map[string]any{"limitBytes": MaxBodyBytes})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, MaxBodyBytes)}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// limitedBody remembers that a body without a declared length ran over MaxBodyBytes, so
+// the error handler answers 413, not the 400 of the decode error it causes.
+type limitedBody struct {
+	io.ReadCloser
+	exceeded bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if err != nil && errors.As(err, &tooLarge) {
+		b.exceeded = true
+	}
+	return n, err
+}
+
+// bodyTooLarge reports whether r's body ran over MaxBodyBytes.
+func bodyTooLarge(r *http.Request) bool {
+	b, ok := r.Body.(*limitedBody)
+	return ok && b.exceeded
 }
 
 type ridKey struct{}
