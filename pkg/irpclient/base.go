@@ -68,6 +68,20 @@ type response struct {
 
 const maxResponseBytes = 64 << 20
 
+// readAnswer reads an answer of at most maxResponseBytes. One that declares its length is
+// read into a buffer of that size, where io.ReadAll would grow and copy its buffer about
+// ten times for an IRN's answer (net/http holds the body to the declared length).
+func readAnswer(hr *http.Response) ([]byte, error) {
+	if n := hr.ContentLength; n >= 0 && n <= maxResponseBytes {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(hr.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(hr.Body, maxResponseBytes))
+}
+
 type baseExchanger struct {
 	http  *http.Client
 	bases map[string]*url.URL
@@ -128,7 +142,7 @@ func (b *baseExchanger) exchange(ctx context.Context, r *request) (*response, er
 		return nil, &TransportError{API: r.api, IRP: r.irp, Sent: sent, Err: scrubURLError(err)}
 	}
 	defer hr.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(hr.Body, maxResponseBytes))
+	raw, err := readAnswer(hr)
 	if err != nil {
 		return nil, &TransportError{API: r.api, IRP: r.irp, Sent: true, HTTPStatus: hr.StatusCode, Err: fmt.Errorf("read answer: %w", scrubURLError(err))}
 	}
