@@ -245,6 +245,11 @@ func (c *Client) GenerateIRN(ctx context.Context, gstin string, invoiceJSON []by
 	}
 	r := c.coreRequest("GenerateIRN", http.MethodPost, pathInvoice, gstin, applyOptions(opts), false)
 	r.payload = invoiceJSON
+	return c.irnDetails(ctx, r)
+}
+
+// irnDetails runs r and returns the IRN details it answers, with the IRP's InfoDtls.
+func (c *Client) irnDetails(ctx context.Context, r *request) (*IRNDetails, error) {
 	var out IRNDetails
 	resp, err := c.call(ctx, r, &out)
 	if err != nil {
@@ -272,26 +277,14 @@ func (c *Client) CancelIRN(ctx context.Context, gstin string, req CancelIRNReque
 // GetIRN reads an e-invoice by IRN (only its generator, within the IRP's window).
 func (c *Client) GetIRN(ctx context.Context, gstin, irn string, opts ...CallOption) (*IRNDetails, error) {
 	r := c.coreRequest("GetIRN", http.MethodGet, pathGetIRN+url.PathEscape(irn), gstin, applyOptions(opts), true)
-	var out IRNDetails
-	resp, err := c.call(ctx, r, &out)
-	if err != nil {
-		return nil, err
-	}
-	out.Info = resp.info
-	return &out, nil
+	return c.irnDetails(ctx, r)
 }
 
 // GetIRNByDocument reads an e-invoice by document type, number and date (dd/MM/yyyy).
 func (c *Client) GetIRNByDocument(ctx context.Context, gstin, docType, docNo, docDate string, opts ...CallOption) (*IRNDetails, error) {
 	r := c.coreRequest("GetIRNByDocument", http.MethodGet, pathIRNByDoc, gstin, applyOptions(opts), true)
 	r.query = url.Values{"doctype": {docType}, "docnum": {docNo}, "docdate": {docDate}}
-	var out IRNDetails
-	resp, err := c.call(ctx, r, &out)
-	if err != nil {
-		return nil, err
-	}
-	out.Info = resp.info
-	return &out, nil
+	return c.irnDetails(ctx, r)
 }
 
 // GenerateEWB generates an e-way bill for an IRN. Like GenerateIRN, an
