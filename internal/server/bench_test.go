@@ -181,7 +181,7 @@ func (p *pathRun) pct(q int) float64 {
 }
 
 // directClient is pkg/irpclient on the in-process sandbox with the seller's credentials.
-func directClient(b *testing.B, e *e2e) *irpclient.Client {
+func directClient(b testing.TB, e *e2e) *irpclient.Client {
 	var keys struct{ EncryptionPublicKey string }
 	getJSON(b, e.srv.SandboxURL+"/sandbox/publickeys", &keys)
 	pub, err := irpcrypto.ParsePublicKey([]byte(keys.EncryptionPublicKey))

@@ -244,7 +244,13 @@ func (e *e2e) call(t *testing.T, method, path, tok string, body any, hdr map[str
 	require.NoError(t, err)
 	var out map[string]any
 	require.NoError(t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)
-	require.NotEmpty(t, res.Header.Get("X-Request-Id"), "every response carries a request id")
+	ids := res.Header.Values("X-Request-Id")
+	require.Len(t, ids, 1, "every response carries one request id")
+	require.NotEmpty(t, ids[0])
+	if want, ok := hdr["X-Request-Id"]; ok {
+		require.Equal(t, want, ids[0], "the caller's request id is the answer's")
+	}
+	require.Equal(t, int64(len(raw)), res.ContentLength, "%s %s: answers carry their length", method, path)
 	return res.StatusCode, out, res.Header
 }
 
@@ -321,7 +327,7 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Equal(t, before.GenerateCalls+1, e.stats(t).GenerateCalls)
 
 	// Posted again: the same registration, no second IRP call.
-	code, again, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, nil)
+	code, again, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, map[string]string{"X-Request-Id": "erp-batch-7-line-1"})
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, true, again["replayed"])
 	require.Equal(t, irn, again["details"].(map[string]any)["Irn"])

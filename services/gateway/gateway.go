@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -63,12 +65,11 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 			h = strings.ToLower(h)
 			return h, forwardedHeaders[h]
 		}),
-		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
-			if h == "x-request-id" {
-				return "X-Request-Id", true
-			}
-			return "", false
-		}),
+		// withRequestID has put the request's id on the answer already, and the services
+		// echo that same id: passing their header on would write X-Request-Id twice.
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		// Answers carry their length rather than being chunked.
+		runtime.WithWriteContentLength(),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
 			if r.Header.Get("X-Request-Id") == "" {
 				// The gateway names the request when the caller did not, so
@@ -186,9 +187,12 @@ func requestIDFrom(r *http.Request) string {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // errorLocation reads "TranDtls -> SupTyp", not "-\u003e"
 	_ = enc.Encode(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
 }
