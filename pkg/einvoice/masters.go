@@ -2,6 +2,7 @@ package einvoice
 
 import (
 	"embed"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -53,6 +54,7 @@ func init() {
 		}
 		gstRates = append(gstRates, f)
 	}
+	slices.Sort(gstRates) // a set has no order; errors list the rates in one
 }
 
 func masterLines(name string) []string {

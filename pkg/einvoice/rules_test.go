@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -267,4 +269,29 @@ func TestPathologicalNumbersAreCheap(t *testing.T) {
 		_, err := Check([]byte(in), testOpts)
 		require.Error(t, err)
 	}
+}
+
+// The 2240 message lists the GST rates a line may take, lowest first, the same in every
+// process (the master is a set).
+func TestGSTRateMessageListsRatesInOrder(t *testing.T) {
+	m := load(t, "b2b_intra_goods_inv")
+	item(m, 1)["GstRt"] = json.Number("13")
+	var msg string
+	for _, v := range violations(t, m, Options{}) {
+		if v.Reason == ReasonInvalidGSTRate {
+			msg = v.Message
+		}
+	}
+	_, list, ok := strings.Cut(msg, "(allowed: ")
+	require.True(t, ok, msg)
+	list, _, _ = strings.Cut(list, ")")
+	var rates []float64
+	for _, s := range strings.Split(list, ", ") {
+		r, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err, s)
+		rates = append(rates, r)
+	}
+	require.Greater(t, len(rates), 5)
+	require.True(t, slices.IsSorted(rates), "rates in order: %v", rates)
+	require.Contains(t, rates, 18.0)
 }
