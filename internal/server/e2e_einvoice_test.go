@@ -355,6 +355,11 @@ func (e *e2e) restFlow(t *testing.T) {
 	code, verified, _ := e.call(t, http.MethodPost, "/v1/einvoice/verify", e.seller, map[string]any{"token": d["SignedQRCode"]}, nil)
 	require.Equal(t, http.StatusOK, code, "%v", verified)
 	require.Equal(t, true, verified["valid"])
+	// Pasted as the IRP answered it.
+	code, verified, _ = e.call(t, http.MethodPost, "/v1/einvoice/verify", e.seller, map[string]any{"SignedInvoice": d["SignedInvoice"]}, nil)
+	require.Equal(t, http.StatusOK, code, "%v", verified)
+	require.Equal(t, true, verified["valid"], "%v", verified)
+	require.Equal(t, "SIGNED_INVOICE", verified["kind"])
 
 	code, cancelled, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn/cancel", e.seller,
 		map[string]any{"Irn": irn, "CnlRsn": "2", "CnlRem": "Data entry mistake"}, nil)

@@ -194,9 +194,19 @@ func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irp
 // VerifySignedDocument checks a SignedInvoice or SignedQRCode against the configured IRP
 // certificates and returns its decoded claims.
 func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.VerifySignedDocumentRequest) (*einvoicev1.VerifySignedDocumentResponse, error) {
-	token := strings.TrimSpace(req.GetToken())
+	var field, token string
+	for _, f := range []struct{ name, value string }{
+		{"token", req.GetToken()}, {"SignedInvoice", req.GetSignedInvoice()}, {"SignedQRCode", req.GetSignedQrCode()},
+	} {
+		if v := strings.TrimSpace(f.value); v != "" {
+			if field != "" {
+				return nil, invalidRequest(f.name, "ONE_OF", "give one of token, SignedInvoice and SignedQRCode, not both "+field+" and "+f.name)
+			}
+			field, token = f.name, v
+		}
+	}
 	if token == "" {
-		return nil, invalidRequest("token", doc.ReasonRequired, "token is required (a SignedInvoice or SignedQRCode)")
+		return nil, invalidRequest("token", doc.ReasonRequired, "token is required (a SignedInvoice or SignedQRCode; or give it as SignedInvoice or SignedQRCode)")
 	}
 	if strings.Count(token, ".") != 2 {
 		return &einvoicev1.VerifySignedDocumentResponse{Valid: false, Reason: "not a compact JWS (header.payload.signature)"}, nil
@@ -218,7 +228,24 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 			out.Kind = "SIGNED_INVOICE"
 		}
 	}
+	if want := map[string]string{"SignedInvoice": "SIGNED_INVOICE", "SignedQRCode": "SIGNED_QR_CODE"}[field]; want != "" && out.Kind != want {
+		// Signed by the IRP, but not what the caller says it is: a QR code handed in as the
+		// invoice (or the other way round) does not stand for it.
+		out.Valid = false
+		out.Reason = "given as " + field + ", but it is " + kindName(out.Kind)
+	}
 	return out, nil
+}
+
+// kindName names a VerifySignedDocumentResponse kind as the IRP's answer names it.
+func kindName(kind string) string {
+	switch kind {
+	case "SIGNED_INVOICE":
+		return "a SignedInvoice"
+	case "SIGNED_QR_CODE":
+		return "a SignedQRCode"
+	}
+	return "neither a SignedInvoice nor a SignedQRCode"
 }
 
 // bodyDigest is the digest GenerateIrn stores for a document (documentDigest), or the

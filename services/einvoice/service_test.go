@@ -227,6 +227,31 @@ func TestIRNLifecycle(t *testing.T) {
 			require.NotEmpty(t, bad.GetReason())
 		})
 
+		t.Run("a signed document named as in the IRP's answer must be that kind", func(t *testing.T) {
+			v, err := e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{SignedInvoice: d.GetSignedInvoice()})
+			require.NoError(t, err)
+			require.True(t, v.GetValid(), v.GetReason())
+			require.Equal(t, "SIGNED_INVOICE", v.GetKind())
+			q, err := e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{SignedQrCode: d.GetSignedQrCode()})
+			require.NoError(t, err)
+			require.True(t, q.GetValid(), q.GetReason())
+			require.Equal(t, "SIGNED_QR_CODE", q.GetKind())
+
+			swapped, err := e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{SignedQrCode: d.GetSignedInvoice()})
+			require.NoError(t, err)
+			require.False(t, swapped.GetValid(), "a SignedInvoice does not stand for a SignedQRCode")
+			require.Equal(t, "given as SignedQRCode, but it is a SignedInvoice", swapped.GetReason())
+			require.Equal(t, "SIGNED_INVOICE", swapped.GetKind())
+
+			_, err = e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{
+				Token: d.GetSignedQrCode(), SignedInvoice: d.GetSignedInvoice()})
+			require.Equal(t, codes.InvalidArgument, status.Code(err))
+			_, vs := errorInfo(t, err)
+			require.Len(t, vs, 1)
+			require.Equal(t, "SignedInvoice", vs[0].GetField())
+			require.Contains(t, vs[0].GetDescription(), "not both token and SignedInvoice")
+		})
+
 		t.Run("cancel moves the record to cancelled; a second cancel is already cancelled", func(t *testing.T) {
 			c, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: d.GetIrn(), CnlRsn: "2", CnlRem: "Wrong entry"})
 			require.NoError(t, err)

@@ -1598,10 +1598,16 @@ func (x *GetIrnByDocumentResponse) GetDetails() *IrnDetails {
 	return nil
 }
 
+// Exactly one of the three fields: the compact JWS as token, or named as in the IRP's
+// answer ({"SignedInvoice": "..."} or {"SignedQRCode": "..."}), when it must be that kind.
 type VerifySignedDocumentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A SignedInvoice or SignedQRCode (compact JWS).
-	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// A SignedInvoice: valid only if it is one.
+	SignedInvoice string `protobuf:"bytes,2,opt,name=signed_invoice,json=SignedInvoice,proto3" json:"signed_invoice,omitempty"`
+	// A SignedQRCode: valid only if it is one.
+	SignedQrCode  string `protobuf:"bytes,3,opt,name=signed_qr_code,json=SignedQRCode,proto3" json:"signed_qr_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1639,6 +1645,20 @@ func (*VerifySignedDocumentRequest) Descriptor() ([]byte, []int) {
 func (x *VerifySignedDocumentRequest) GetToken() string {
 	if x != nil {
 		return x.Token
+	}
+	return ""
+}
+
+func (x *VerifySignedDocumentRequest) GetSignedInvoice() string {
+	if x != nil {
+		return x.SignedInvoice
+	}
+	return ""
+}
+
+func (x *VerifySignedDocumentRequest) GetSignedQrCode() string {
+	if x != nil {
+		return x.SignedQrCode
 	}
 	return ""
 }
@@ -2362,9 +2382,11 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\bdoc_date\x18\x04 \x01(\tR\adocDate\x12\x10\n" +
 	"\x03irp\x18\x05 \x01(\tR\x03irp\"U\n" +
 	"\x18GetIrnByDocumentResponse\x129\n" +
-	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"3\n" +
+	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\x80\x01\n" +
 	"\x1bVerifySignedDocumentRequest\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\"\xbb\x01\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12%\n" +
+	"\x0esigned_invoice\x18\x02 \x01(\tR\rSignedInvoice\x12$\n" +
+	"\x0esigned_qr_code\x18\x03 \x01(\tR\fSignedQRCode\"\xbb\x01\n" +
 	"\x1cVerifySignedDocumentResponse\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
