@@ -360,6 +360,9 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, "%v", verified)
 	require.Equal(t, true, verified["valid"], "%v", verified)
 	require.Equal(t, "SIGNED_INVOICE", verified["kind"])
+	code, unknown, _ := e.call(t, http.MethodPost, "/v1/einvoice/verify", e.seller, map[string]any{"signedInvoice": d["SignedInvoice"]}, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", unknown)
+	require.Equal(t, "signedInvoice is not a field of this request", unknown["error"].(map[string]any)["args"].(map[string]any)["errorLocation"])
 
 	code, cancelled, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn/cancel", e.seller,
 		map[string]any{"Irn": irn, "CnlRsn": "2", "CnlRem": "Data entry mistake"}, nil)

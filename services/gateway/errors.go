@@ -98,6 +98,12 @@ func translate(st *status.Status) (httpCode int, msg, typ string, args map[strin
 			}
 			args["errorLocation"] = strings.Join(locs, "; ")
 			args["errors"] = list
+		} else if field, ok := unknownField(st.Message()); ok {
+			// The gateway's own JSON decoding refused the body: name the field as the
+			// service's violations do.
+			desc := field + " is not a field of this request"
+			args["errorLocation"] = desc
+			args["errors"] = []map[string]string{{"field": field, "message": desc, "reason": "UNKNOWN_FIELD"}}
 		} else {
 			args["errorLocation"] = st.Message()
 		}
@@ -175,3 +181,14 @@ func newID() string {
 }
 
 func statusOf(err error) (*status.Status, bool) { return status.FromError(err) }
+
+// unknownField reads the field name out of protojson's refusal of an unknown field
+// (`proto: (line 1:2): unknown field "signedInvoice"`).
+func unknownField(msg string) (string, bool) {
+	_, rest, ok := strings.Cut(msg, `unknown field "`)
+	if !ok {
+		return "", false
+	}
+	field, _, ok := strings.Cut(rest, `"`)
+	return field, ok && field != ""
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 	"github.com/irpgate/irpgate/internal/platform"
@@ -32,6 +33,16 @@ func TestTranslate(t *testing.T) {
 			check: func(t *testing.T, args map[string]any, _ any) {
 				require.Equal(t, "TranDtls -> SupTyp is invalid; ItemList[3] -> GstRt is not a valid GST rate", args["errorLocation"])
 				require.Len(t, args["errors"], 2)
+			},
+		},
+		{
+			name:     "a body field the request does not have is named",
+			err:      status.Error(codes.InvalidArgument, `proto: (line 1:2): unknown field "signedInvoice"`),
+			wantHTTP: http.StatusBadRequest,
+			wantMsg:  "err-invalid-request-body",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, "signedInvoice is not a field of this request", args["errorLocation"])
+				require.Equal(t, []map[string]string{{"field": "signedInvoice", "message": "signedInvoice is not a field of this request", "reason": "UNKNOWN_FIELD"}}, args["errors"])
 			},
 		},
 		{
