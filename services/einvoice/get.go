@@ -200,7 +200,7 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 	} {
 		if v := strings.TrimSpace(f.value); v != "" {
 			if field != "" {
-				return nil, invalidRequest(f.name, "ONE_OF", "give one of token, SignedInvoice and SignedQRCode, not both "+field+" and "+f.name)
+				return nil, invalidRequest(f.name, reasonOneOf, "give one of token, SignedInvoice and SignedQRCode, not both "+field+" and "+f.name)
 			}
 			field, token = f.name, v
 		}
@@ -236,6 +236,10 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 	}
 	return out, nil
 }
+
+// reasonOneOf is the violation reason of a request that gives more than one of fields
+// that exclude each other (docs/errors.md).
+const reasonOneOf = "ONE_OF"
 
 // kindName names a VerifySignedDocumentResponse kind as the IRP's answer names it.
 func kindName(kind string) string {

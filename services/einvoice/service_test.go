@@ -249,6 +249,7 @@ func TestIRNLifecycle(t *testing.T) {
 			_, vs := errorInfo(t, err)
 			require.Len(t, vs, 1)
 			require.Equal(t, "SignedInvoice", vs[0].GetField())
+			require.Equal(t, "ONE_OF", vs[0].GetReason())
 			require.Contains(t, vs[0].GetDescription(), "not both token and SignedInvoice")
 		})
 
