@@ -360,9 +360,21 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, "%v", verified)
 	require.Equal(t, true, verified["valid"], "%v", verified)
 	require.Equal(t, "SIGNED_INVOICE", verified["kind"])
+	// A document that is not valid says so: "valid": false is written out, not left off.
+	code, verified, _ = e.call(t, http.MethodPost, "/v1/einvoice/verify", e.seller, map[string]any{"SignedQRCode": d["SignedInvoice"]}, nil)
+	require.Equal(t, http.StatusOK, code, "%v", verified)
+	require.Contains(t, verified, "valid")
+	require.Equal(t, false, verified["valid"], "%v", verified)
+	require.Equal(t, "given as SignedQRCode, but it is a SignedInvoice", verified["reason"])
 	code, unknown, _ := e.call(t, http.MethodPost, "/v1/einvoice/verify", e.seller, map[string]any{"signedInvoice": d["SignedInvoice"]}, nil)
 	require.Equal(t, http.StatusBadRequest, code, "%v", unknown)
 	require.Equal(t, "signedInvoice is not a field of this request", unknown["error"].(map[string]any)["args"].(map[string]any)["errorLocation"])
+
+	// A method the path does not take: 405 with the methods it does.
+	code, notAllowed, hdr := e.call(t, http.MethodDelete, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
+	require.Equal(t, http.StatusMethodNotAllowed, code, "%v", notAllowed)
+	require.Equal(t, "err-method-not-allowed", notAllowed["error"].(map[string]any)["message"])
+	require.Equal(t, "GET", hdr.Get("Allow"))
 
 	code, cancelled, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn/cancel", e.seller,
 		map[string]any{"Irn": irn, "CnlRsn": "2", "CnlRem": "Data entry mistake"}, nil)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
@@ -209,13 +210,13 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 		return nil, invalidRequest("token", doc.ReasonRequired, "token is required (a SignedInvoice or SignedQRCode; or give it as SignedInvoice or SignedQRCode)")
 	}
 	if strings.Count(token, ".") != 2 {
-		return &einvoicev1.VerifySignedDocumentResponse{Valid: false, Reason: "not a compact JWS (header.payload.signature)"}, nil
+		return &einvoicev1.VerifySignedDocumentResponse{Valid: proto.Bool(false), Reason: "not a compact JWS (header.payload.signature)"}, nil
 	}
 	signed, err := s.verifier.Verify(token)
 	if err != nil {
-		return &einvoicev1.VerifySignedDocumentResponse{Valid: false, Reason: err.Error()}, nil
+		return &einvoicev1.VerifySignedDocumentResponse{Valid: proto.Bool(false), Reason: err.Error()}, nil
 	}
-	out := &einvoicev1.VerifySignedDocumentResponse{Valid: true, Issuer: signed.Issuer, Kid: signed.Kid}
+	out := &einvoicev1.VerifySignedDocumentResponse{Valid: proto.Bool(true), Issuer: signed.Issuer, Kid: signed.Kid}
 	var data map[string]any
 	if err := json.Unmarshal(signed.Data, &data); err == nil {
 		if st, err := structpb.NewStruct(data); err == nil {
@@ -231,7 +232,7 @@ func (s *Service) VerifySignedDocument(_ context.Context, req *einvoicev1.Verify
 	if want := map[string]string{"SignedInvoice": "SIGNED_INVOICE", "SignedQRCode": "SIGNED_QR_CODE"}[field]; want != "" && out.Kind != want {
 		// Signed by the IRP, but not what the caller says it is: a QR code handed in as the
 		// invoice (or the other way round) does not stand for it.
-		out.Valid = false
+		out.Valid = proto.Bool(false)
 		out.Reason = "given as " + field + ", but it is " + kindName(out.Kind)
 	}
 	return out, nil

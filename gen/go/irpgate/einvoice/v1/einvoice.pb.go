@@ -1665,7 +1665,8 @@ func (x *VerifySignedDocumentRequest) GetSignedQrCode() string {
 
 type VerifySignedDocumentResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Valid bool                   `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
+	// Always set, so a REST answer says "valid": false rather than leaving the field out.
+	Valid *bool `protobuf:"varint,1,opt,name=valid,proto3,oneof" json:"valid,omitempty"`
 	// Why it is not valid, when valid is false.
 	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	Issuer string `protobuf:"bytes,3,opt,name=issuer,proto3" json:"issuer,omitempty"`
@@ -1709,8 +1710,8 @@ func (*VerifySignedDocumentResponse) Descriptor() ([]byte, []int) {
 }
 
 func (x *VerifySignedDocumentResponse) GetValid() bool {
-	if x != nil {
-		return x.Valid
+	if x != nil && x.Valid != nil {
+		return *x.Valid
 	}
 	return false
 }
@@ -2386,14 +2387,15 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x1bVerifySignedDocumentRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12%\n" +
 	"\x0esigned_invoice\x18\x02 \x01(\tR\rSignedInvoice\x12$\n" +
-	"\x0esigned_qr_code\x18\x03 \x01(\tR\fSignedQRCode\"\xbb\x01\n" +
-	"\x1cVerifySignedDocumentResponse\x12\x14\n" +
-	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x16\n" +
+	"\x0esigned_qr_code\x18\x03 \x01(\tR\fSignedQRCode\"\xca\x01\n" +
+	"\x1cVerifySignedDocumentResponse\x12\x19\n" +
+	"\x05valid\x18\x01 \x01(\bH\x00R\x05valid\x88\x01\x01\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06issuer\x18\x03 \x01(\tR\x06issuer\x12\x10\n" +
 	"\x03kid\x18\x04 \x01(\tR\x03kid\x12\x12\n" +
 	"\x04kind\x18\x05 \x01(\tR\x04kind\x12/\n" +
-	"\x06claims\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06claims\"2\n" +
+	"\x06claims\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06claimsB\b\n" +
+	"\x06_valid\"2\n" +
 	"\x1aGetEnablementStatusRequest\x12\x14\n" +
 	"\x05gstin\x18\x01 \x01(\tR\x05gstin\"p\n" +
 	"\x1bGetEnablementStatusResponse\x12\x14\n" +
@@ -2572,6 +2574,7 @@ func file_irpgate_einvoice_v1_einvoice_proto_init() {
 	if File_irpgate_einvoice_v1_einvoice_proto != nil {
 		return
 	}
+	file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
