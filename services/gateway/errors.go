@@ -57,6 +57,9 @@ func errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler,
 func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
+		if allow := allowed(r.URL.Path); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
 		writeEnvelope(w, r, httpStatus, "err-method-not-allowed", "ClientRequest", map[string]any{"method": r.Method, "path": r.URL.Path})
 	case http.StatusBadRequest:
 		writeEnvelope(w, r, httpStatus, "err-invalid-request-body", "ClientRequest", nil)
