@@ -156,14 +156,29 @@ func readEnvelope(t *testing.T, res *http.Response) envelopeError {
 	return body.Error
 }
 
-// Without an API key or token, service routes answer 401 in the envelope.
+// Without an API key or token, or with one that is not known, service routes answer 401
+// in the envelope, with the challenge RFC 9110 asks of a 401.
 func TestRESTWithoutCredentialsIs401(t *testing.T) {
 	srv, _ := startAll(t)
-	res, err := http.Get("http://" + srv.HTTPAddr + "/v1/auth/credentials")
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
-	require.Equal(t, "err-unauthenticated", readEnvelope(t, res).Message)
+	for name, hdr := range map[string][2]string{
+		"none":            {},
+		"unknown API key": {"X-Api-Key", "irpg_not-a-key-of-this-server"},
+		"bad token":       {"Authorization", "Bearer not-a-token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.HTTPAddr+"/v1/auth/credentials", nil)
+			require.NoError(t, err)
+			if hdr[0] != "" {
+				req.Header.Set(hdr[0], hdr[1])
+			}
+			res, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+			require.Equal(t, `Bearer realm="irpgate"`, res.Header.Get("WWW-Authenticate"))
+			require.Equal(t, "err-unauthenticated", readEnvelope(t, res).Message)
+		})
+	}
 }
 
 // A REST body over the limit is refused with 413 in the envelope, before any service sees it,

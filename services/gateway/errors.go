@@ -161,7 +161,14 @@ func writeEnvelope(w http.ResponseWriter, r *http.Request, code int, msg, typ st
 	writeEnvelopeInfo(w, r, code, msg, typ, args, nil)
 }
 
+// wwwAuthenticate is the challenge of every 401: a bearer token, or an API key in
+// X-Api-Key (which the gateway exchanges for one).
+const wwwAuthenticate = `Bearer realm="irpgate"`
+
 func writeEnvelopeInfo(w http.ResponseWriter, r *http.Request, code int, msg, typ string, args map[string]any, info any) {
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
+	}
 	e := envelopeError{Message: msg, Type: typ, Args: args}
 	if strings.EqualFold(r.Header.Get("X-Response-Format"), "v3") {
 		writeJSON(w, code, map[string]any{
