@@ -73,4 +73,3 @@ func allowed(path string) string {
 	slices.Sort(methods)
 	return strings.Join(slices.Compact(methods), ", ")
 }
-
