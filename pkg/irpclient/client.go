@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,6 +165,9 @@ func (c *Client) WithSessions(src SessionSource) *Client {
 
 // DefaultIRP is the IRP calls go to without WithIRP.
 func (c *Client) DefaultIRP() string { return c.cfg.DefaultIRP }
+
+// IRPs names the IRPs the client has a base URL for, sorted.
+func (c *Client) IRPs() []string { return slices.Sorted(maps.Keys(c.bases)) }
 
 func (c *Client) irpFor(o callOptions) string {
 	if o.irp != "" {

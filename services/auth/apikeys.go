@@ -21,6 +21,7 @@ import (
 	"github.com/irpgate/irpgate/internal/callerauth"
 	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/internal/store"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
 )
 
 // APIKeyHeader is the metadata key (and REST header) IssueToken reads the key from.
@@ -164,7 +165,7 @@ func normalizeList(in []string, pattern *regexp.Regexp, what string) ([]string, 
 	for _, v := range in {
 		v = strings.ToUpper(strings.TrimSpace(v))
 		if !pattern.MatchString(v) {
-			return nil, invalidArgument(what, fmt.Sprintf("%q is not a valid %s", v, what))
+			return nil, invalidArgument(what, doc.ReasonInvalidFormat, fmt.Sprintf("%q is not a valid %s", v, what))
 		}
 		if !slices.Contains(out, v) {
 			out = append(out, v)
@@ -181,7 +182,7 @@ func (s *Service) CreateApiKey(ctx context.Context, req *authv1.CreateApiKeyRequ
 	}
 	tenant := strings.TrimSpace(req.GetTenant())
 	if tenant == "" {
-		return nil, invalidArgument("tenant", "tenant is required")
+		return nil, invalidArgument("tenant", doc.ReasonRequired, "tenant is required")
 	}
 	gstins, err := normalizeList(req.GetGstins(), gstinPattern, "gstins")
 	if err != nil {
@@ -192,7 +193,7 @@ func (s *Service) CreateApiKey(ctx context.Context, req *authv1.CreateApiKeyRequ
 		return nil, err
 	}
 	if !req.GetAdmin() && len(gstins) == 0 && len(pans) == 0 {
-		return nil, invalidArgument("gstins", "a key that is not admin must list at least one GSTIN or PAN")
+		return nil, invalidArgument("gstins", doc.ReasonRequired, "a key that is not admin must list at least one GSTIN or PAN")
 	}
 	id, key, err := newAPIKey()
 	if err != nil {

@@ -16,9 +16,11 @@ import (
 // errCredentialsMissing: no credentials are registered for a GSTIN and IRP.
 var errCredentialsMissing = errors.New("auth: no IRP credentials registered")
 
-func invalidArgument(field, msg string) error {
+// invalidArgument names the field and the rule it breaks (reason: pkg/einvoice's
+// vocabulary, docs/errors.md).
+func invalidArgument(field, reason, msg string) error {
 	return platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST, msg, nil,
-		platform.FieldViolation{Field: field, Description: msg}).Err()
+		platform.FieldViolation{Field: field, Reason: reason, Description: msg}).Err()
 }
 
 func notFound(what string) error {

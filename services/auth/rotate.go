@@ -7,6 +7,7 @@ import (
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
 )
 
 // sealedColumn is one column of sealed values and how to find its rows.
@@ -37,13 +38,13 @@ func (s *Service) RotateMasterKey(ctx context.Context, req *authv1.RotateMasterK
 	}
 	newID := strings.TrimSpace(req.GetNewKeyId())
 	if newID == "" {
-		return nil, invalidArgument("new_key_id", "new_key_id is required")
+		return nil, invalidArgument("new_key_id", doc.ReasonRequired, "new_key_id is required")
 	}
 	if err := s.keys.reload(); err != nil {
 		return nil, internal(ctx, s, "reload master key file", err)
 	}
 	if !s.keys.has(newID) {
-		return nil, invalidArgument("new_key_id", "key "+newID+" is not in the master key file")
+		return nil, invalidArgument("new_key_id", doc.ReasonInvalidEnum, "key "+newID+" is not in the master key file")
 	}
 	if err := s.updateSetting(ctx, s.db, settingMasterKey, newID); err != nil {
 		return nil, internal(ctx, s, "store active master key", err)

@@ -18,6 +18,7 @@ import (
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
 	"github.com/irpgate/irpgate/internal/platform"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 
 	grpccodes "google.golang.org/grpc/codes"
@@ -347,7 +348,7 @@ func (s *Service) RefreshSession(ctx context.Context, req *authv1.RefreshSession
 		return nil, err
 	}
 	if req.GetStaleAuthToken() == "" {
-		return nil, invalidArgument("stale_auth_token", "stale_auth_token is required")
+		return nil, invalidArgument("stale_auth_token", doc.ReasonRequired, "stale_auth_token is required")
 	}
 	sess, err := s.sessions.get(ctx, gstin, irp, req.GetStaleAuthToken())
 	if err != nil {

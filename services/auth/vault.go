@@ -2,14 +2,19 @@ package auth
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
+	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/internal/store"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 )
 
@@ -38,12 +43,41 @@ func (s *Service) normIRP(irp string) string {
 
 func (s *Service) checkKey(gstin, irp string) error {
 	if !gstinPattern.MatchString(gstin) {
-		return invalidArgument("gstin", "gstin must be a 15-character GSTIN")
+		return invalidArgument("gstin", doc.ReasonInvalidFormat, "gstin must be a 15-character GSTIN")
 	}
 	if irp == "" {
-		return invalidArgument("irp", "irp is required (NIC1, NIC2, SANDBOX, ...)")
+		return invalidArgument("irp", doc.ReasonRequired, "irp is required (NIC1, NIC2, ...)")
 	}
 	return nil
+}
+
+// credentialViolations lists everything wrong with a credential to register, at once: the
+// GSTIN's form, an IRP this process can reach, and the four required fields.
+func (s *Service) credentialViolations(gstin, irp string, req *authv1.RegisterCredentialRequest) []platform.FieldViolation {
+	var vs []platform.FieldViolation
+	if !gstinPattern.MatchString(gstin) {
+		vs = append(vs, platform.FieldViolation{Field: "gstin", Reason: doc.ReasonInvalidFormat,
+			Description: "gstin must be a 15-character GSTIN"})
+	}
+	c, _ := s.irp.(*irpclient.Client)
+	switch {
+	case irp == "":
+		vs = append(vs, platform.FieldViolation{Field: "irp", Reason: doc.ReasonRequired,
+			Description: "irp is required (NIC1, NIC2, ...)"})
+	case c != nil && !slices.Contains(c.IRPs(), irp):
+		// Credentials for an IRP without a base URL could never be used.
+		vs = append(vs, platform.FieldViolation{Field: "irp", Reason: doc.ReasonInvalidEnum,
+			Description: "irp " + irp + " is not an IRP irpgate is configured for (" + strings.Join(c.IRPs(), ", ") + "; see --irp-urls)"})
+	}
+	for _, f := range []struct{ field, value string }{
+		{"client_id", req.GetClientId()}, {"client_secret", req.GetClientSecret()},
+		{"username", req.GetUsername()}, {"password", req.GetPassword()},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			vs = append(vs, platform.FieldViolation{Field: f.field, Reason: doc.ReasonRequired, Description: f.field + " is required"})
+		}
+	}
+	return vs
 }
 
 // RegisterCredential implements authv1.AuthServiceServer.
@@ -52,16 +86,9 @@ func (s *Service) RegisterCredential(ctx context.Context, req *authv1.RegisterCr
 		return nil, err
 	}
 	gstin, irp := normGSTIN(req.GetGstin()), s.normIRP(req.GetIrp())
-	if err := s.checkKey(gstin, irp); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct{ field, value string }{
-		{"client_id", req.GetClientId()}, {"client_secret", req.GetClientSecret()},
-		{"username", req.GetUsername()}, {"password", req.GetPassword()},
-	} {
-		if strings.TrimSpace(f.value) == "" {
-			return nil, invalidArgument(f.field, f.field+" is required")
-		}
+	if vs := s.credentialViolations(gstin, irp, req); len(vs) > 0 {
+		return nil, platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST,
+			"the credential is invalid", nil, vs...).Err()
 	}
 	secret, err := s.keys.seal([]byte(req.GetClientSecret()), credAAD(gstin, irp, "client_secret"))
 	if err != nil {
@@ -167,7 +194,7 @@ func (s *Service) RotateCredential(ctx context.Context, req *authv1.RotateCreden
 		return nil, err
 	}
 	if req.GetPassword() == "" && req.GetClientSecret() == "" {
-		return nil, invalidArgument("password", "give a new password and/or client_secret")
+		return nil, invalidArgument("password", doc.ReasonRequired, "give a new password and/or client_secret")
 	}
 	now := s.now().UnixMilli()
 	var affected int64
