@@ -45,7 +45,7 @@ type Config struct {
 	AdminEnabled bool
 	// Keys, when set, are used instead of DataDir or the per-process keys.
 	Keys *Keys
-	// Seed makes every random choice of the sandbox (faults, AckNo and EWB number start) repeatable;
+	// Seed makes every random choice of the sandbox (the faults) repeatable;
 	// 0 means 1. Tokens and session keys always come from crypto/rand.
 	Seed uint64
 }

@@ -168,6 +168,29 @@ func TestGenerateRefusals(t *testing.T) {
 	require.Empty(t, srv.Registered(), "nothing refused is registered")
 }
 
+// The registry lives in memory, so a sandbox started again has forgotten what it issued; its
+// AckNos still never repeat one issued before, as NIC's do not.
+func TestAckNoDoesNotRepeatAfterARestart(t *testing.T) {
+	now := time.Now().In(sandbox.IST)
+	clk := sandbox.NewManualClock(now)
+	first := sandboxtest.Start(t, sandboxtest.WithClock(clk))
+	c := login(t, first, first.URL, seller)
+	var before int64
+	for i := range 5 {
+		env, r := c.generate(invoice(seller, "29AWGPV7107B1Z1", "INV", fmt.Sprintf("R-%d", i), today(first), 1))
+		require.Equal(t, 1, env.Status, env.ErrorDetails)
+		before = max(before, r.AckNo)
+	}
+
+	clk.Advance(time.Second) // the same process or another, a moment later
+	again := sandboxtest.Start(t, sandboxtest.WithClock(clk))
+	c = login(t, again, again.URL, seller)
+	env, r := c.generate(invoice(seller, "29AWGPV7107B1Z1", "INV", "R-0", today(again), 1))
+	require.Equal(t, 1, env.Status, env.ErrorDetails)
+	require.Greater(t, r.AckNo, before, "a restarted sandbox continues past the AckNos it issued")
+	require.Equal(t, now.Format("06"), strconv.FormatInt(r.AckNo, 10)[2:4])
+}
+
 func TestGenerateConcurrent(t *testing.T) {
 	srv := sandboxtest.Start(t)
 	c := login(t, srv, srv.URL, seller)

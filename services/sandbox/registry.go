@@ -27,11 +27,19 @@ type registry struct {
 	ewbSeq  [2]int64
 }
 
-func newRegistry(seed uint64) *registry {
+// newRegistry starts the AckNo and EWB counters from the clock, so a sandbox started again
+// (its registry is in memory) does not hand out numbers it gave before: the AckNo counter
+// at the milliseconds since the start of the IST year (the year is in the AckNo), the EWB
+// counter at 30 a second since 2024. Both then count one per registration, which the
+// clock outruns unless a run sustains 1,000 registrations (30 e-way bills) a second.
+func newRegistry(now time.Time) *registry {
 	r := &registry{byIRN: map[string]*entry{}, byEWB: map[int64]*entry{}, byBuyer: map[string][]*entry{}}
+	ist := now.In(IST)
+	yearStart := time.Date(ist.Year(), 1, 1, 0, 0, 0, 0, IST)
+	epoch := time.Date(2024, 1, 1, 0, 0, 0, 0, IST)
 	for i := range r.ackSeq {
-		r.ackSeq[i] = int64((seed>>uint(8*i))%1_000_000_000) * 10
-		r.ewbSeq[i] = int64((seed >> uint(8*i+3)) % 100_000_000)
+		r.ackSeq[i] = now.Sub(yearStart).Milliseconds()
+		r.ewbSeq[i] = int64(now.Sub(epoch).Seconds()) * 30 % 1_000_000_000
 	}
 	return r
 }

@@ -119,7 +119,7 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	s.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	s.sessions = newSessions()
-	s.reg = newRegistry(s.rng.Uint64())
+	s.reg = newRegistry(s.clock.Now())
 	s.SetFaults(cfg.Faults)
 	s.stats.byGSTIN = map[string]int64{}
 	s.stats.byOp = map[string]int64{}
