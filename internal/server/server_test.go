@@ -83,6 +83,16 @@ func TestOpenAPIAndMetricsServed(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.Contains(t, string(body), "go_goroutines")
+
+	// Another method on these paths is a 405 naming the ones they take, not a 404.
+	for path, allow := range map[string]string{"/openapi.json": "GET, HEAD", "/metrics": "GET, HEAD", "/healthz": "GET"} {
+		res, err := http.Post("http://"+srv.HTTPAddr+path, "application/json", strings.NewReader("{}"))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode, path)
+		require.Equal(t, allow, res.Header.Get("Allow"), path)
+		require.Equal(t, "err-method-not-allowed", readEnvelope(t, res).Message, path)
+		res.Body.Close()
+	}
 }
 
 // One REST request makes one trace: the gateway's HTTP span is the root, the

@@ -104,12 +104,12 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	root.Handle("/openapi.json", getOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(doc)
-	})
+	})))
 	if o.Registry != nil {
-		root.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+		root.Handle("/metrics", getOnly(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
 	}
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, http.StatusNotFound, "err-route-not-found", "ClientRequest", map[string]any{"path": r.URL.Path})
@@ -120,6 +120,19 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
 	), nil
+}
+
+// getOnly answers 405 (in the envelope, with Allow) to anything but GET and HEAD.
+func getOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeEnvelope(w, r, http.StatusMethodNotAllowed, "err-method-not-allowed", "ClientRequest",
+				map[string]any{"method": r.Method, "path": r.URL.Path})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // MaxBodyBytes caps a REST request body: the gRPC receive limit, so a body
