@@ -333,6 +333,17 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Equal(t, irn, again["details"].(map[string]any)["Irn"])
 	require.Equal(t, d["AckNo"], again["details"].(map[string]any)["AckNo"])
 	require.Equal(t, before.GenerateCalls+1, e.stats(t).GenerateCalls)
+	// In the v3 shape on request: status "1", the answer as data, the request id alongside.
+	code, v3, hdr := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, map[string]string{"X-Response-Format": "v3"})
+	require.Equal(t, http.StatusOK, code, "%v", v3)
+	require.Equal(t, "1", v3["status"])
+	require.Equal(t, irn, v3["data"].(map[string]any)["details"].(map[string]any)["Irn"])
+	require.Equal(t, true, v3["data"].(map[string]any)["replayed"])
+	require.Equal(t, map[string]any{"requestId": hdr.Get("X-Request-Id")}, v3["additionalInfo"])
+	for _, k := range []string{"error", "info", "alert"} {
+		require.Contains(t, v3, k)
+		require.Nil(t, v3[k], k)
+	}
 
 	// The same Idempotency-Key with another body: 409.
 	code, conflict, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), map[string]string{"Idempotency-Key": "rest-1"})

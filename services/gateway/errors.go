@@ -170,7 +170,7 @@ func writeEnvelopeInfo(w http.ResponseWriter, r *http.Request, code int, msg, ty
 		w.Header().Set("WWW-Authenticate", wwwAuthenticate)
 	}
 	e := envelopeError{Message: msg, Type: typ, Args: args}
-	if strings.EqualFold(r.Header.Get("X-Response-Format"), "v3") {
+	if wantsV3(r) {
 		writeJSON(w, code, map[string]any{
 			"status": "0", "data": nil, "error": e, "info": info,
 			"additionalInfo": map[string]any{"requestId": w.Header().Get("X-Request-Id")}, "alert": nil,

@@ -81,6 +81,8 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 		}),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		// X-Response-Format: v3 wraps successful answers too (errors: writeEnvelopeInfo).
+		runtime.WithForwardResponseRewriter(v3Rewriter),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conns.EInvoice)),
 		// Document numbers may hold "/" (INV/2026-27/001): sent as %2F in a path
 		// segment, it is decoded after routing.
@@ -188,7 +190,11 @@ func withRequestID(next http.Handler) http.Handler {
 			r.Header.Set("X-Request-Id", id)
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ridKey{}, id)))
+		ctx := context.WithValue(r.Context(), ridKey{}, id)
+		if wantsV3(r) {
+			ctx = context.WithValue(ctx, v3Key{}, true)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

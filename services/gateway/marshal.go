@@ -36,6 +36,9 @@ func (m nicJSON) NewDecoder(r io.Reader) runtime.Decoder {
 // embedded JSONPb lets protojson grow its own buffer, then copies it into another). An
 // e-invoice answer is mostly its 4-5 KB of signed JWS, so this saves most of its garbage.
 func (m nicJSON) Marshal(v any) ([]byte, error) {
+	if a, ok := v.(v3Answer); ok {
+		return m.marshalV3(a)
+	}
 	if p, ok := v.(proto.Message); ok && m.Indent == "" {
 		return m.MarshalOptions.MarshalAppend(make([]byte, 0, proto.Size(p)+proto.Size(p)/8+256), p)
 	}
