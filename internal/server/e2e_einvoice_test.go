@@ -530,3 +530,27 @@ func postgresURL(t *testing.T) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// A seller whose IRP credentials are not registered gets a clear 400 err-precondition-failed
+// naming the GSTIN, the IRP and how to register them (it was a 503, an outage to retry);
+// nothing reaches the IRP.
+func TestEInvoiceWithoutCredentials(t *testing.T) {
+	e := startE2E(t, "")
+	inv := e2eInvoice("")
+	inv["SellerDtls"] = map[string]any{"Gstin": "27AAPFU0939F1ZV", "LglNm": "Unregistered Mumbai Co", "Addr1": "Fort",
+		"Loc": "Mumbai", "Pin": 400001, "Stcd": "27"}
+	inv["BuyerDtls"] = map[string]any{"Gstin": e2eSeller, "LglNm": "Sample Karnataka Co", "Pos": "29", "Addr1": "MG Road",
+		"Loc": "Bengaluru", "Pin": 560003, "Stcd": "29"}
+	before := e.stats(t)
+	code, body, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", "", inv, map[string]string{"X-Api-Key": e2eAdminKey})
+	require.Equal(t, http.StatusBadRequest, code, "%v", body)
+	errObj := body["error"].(map[string]any)
+	require.Equal(t, "err-precondition-failed", errObj["message"])
+	args := errObj["args"].(map[string]any)
+	require.Equal(t, "ERROR_REASON_CREDENTIALS_MISSING", args["reason"])
+	require.Equal(t, "27AAPFU0939F1ZV", args["gstin"])
+	require.Equal(t, "NIC1", args["irp"])
+	require.Equal(t, "no IRP credentials are registered for 27AAPFU0939F1ZV on NIC1; an admin registers them with "+
+		"AuthService.RegisterCredential (POST /v1/auth/credentials)", args["detail"])
+	require.Equal(t, before.GenerateCalls, e.stats(t).GenerateCalls)
+}

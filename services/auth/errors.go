@@ -41,7 +41,8 @@ func sessionError(ctx context.Context, s *Service, gstin, irp string, err error)
 	switch {
 	case errors.Is(err, errCredentialsMissing):
 		return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_CREDENTIALS_MISSING,
-			"no IRP credentials are registered for "+gstin+" on "+irp, meta).Err()
+			"no IRP credentials are registered for "+gstin+" on "+irp+
+				"; an admin registers them with AuthService.RegisterCredential (POST /v1/auth/credentials)", meta).Err()
 	case errors.As(err, &ie):
 		meta["irp_error_code"] = strings.Join(ie.Codes(), ",")
 		msg := "the IRP refused the registered credentials"

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 	"github.com/irpgate/irpgate/internal/platform"
@@ -113,10 +114,12 @@ func irpFailure(ctx context.Context, err error) error {
 	case errors.Is(err, irpclient.ErrNoSessionSource):
 		return platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_CREDENTIALS_MISSING,
 			"no IRP session source is configured", nil).Err()
-	default:
-		return platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_IRP_AUTH_FAILED,
-			"no IRP session for this GSTIN: "+err.Error(), nil).Err()
 	}
+	if st, ok := sessionRefusal(err); ok {
+		return st.Err()
+	}
+	return platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_IRP_AUTH_FAILED,
+		"no IRP session for this GSTIN: "+err.Error(), nil).Err()
 }
 
 // signatureInvalid is the status of a registration the IRP made whose signed answer does
@@ -167,4 +170,20 @@ func authorize(ctx context.Context, gstin string) error {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// sessionRefusal is auth's answer when it could not give an IRP session: no credentials
+// for the GSTIN (CREDENTIALS_MISSING), credentials the IRP refused (IRP_AUTH_FAILED), the
+// IRP unreachable. It is passed on as auth gave it (code, reason, message naming the GSTIN
+// and IRP), not as an outage to retry.
+func sessionRefusal(err error) (*status.Status, bool) {
+	var se interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &se) {
+		return nil, false
+	}
+	st := se.GRPCStatus()
+	if st == nil || st.Code() == codes.OK || st.Code() == codes.Unknown {
+		return nil, false
+	}
+	return st, true
 }
