@@ -120,7 +120,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		}
 	}
 
-	replayed, fresh, err := s.register(ctx, inv, body, irp)
+	replayed, fresh, err := s.register(ctx, inv, body, irp, existing == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +155,11 @@ func (f finalError) Error() string { return f.err.Error() }
 // is sent again, and 2150 + DUPIRN is reconciled against the original. It reports whether
 // the registration is an earlier one (not this call's) that was adopted, and returns the
 // IRP's answer when it was stored as sent (fresh; nil when the stored row must be read).
-// The loop is bounded by MaxAttempts and by ctx.
-func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string) (adopted bool, fresh *irpclient.IRNDetails, err error) {
+// The loop is bounded by MaxAttempts and by ctx. claimed says this call wrote the pending
+// row, so no earlier request can have sent the document: when this one gives up without
+// sending it either (no IRP session, the IRP unreachable), the row is marked FAILED, free
+// to send again, instead of waiting to be settled.
+func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string, claimed bool) (adopted bool, fresh *irpclient.IRNDetails, err error) {
 	ctx, span := s.tracer.Start(ctx, "einvoice.register")
 	defer func() {
 		if err != nil {
@@ -237,10 +240,16 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			lastErr = err
 			continue
 		}
+		s.failUnsent(ctx, k, claimed && !sent, err)
 		return false, nil, irpFailure(ctx, err)
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
+	}
+	if claimed && !sent && lastErr != nil {
+		// Never sent (the IRP unreachable throughout): nothing to settle.
+		s.failUnsent(ctx, k, true, lastErr)
+		return false, nil, irpFailure(ctx, lastErr)
 	}
 	s.log.WarnContext(ctx, "IRP outcome still unknown after retries; the document stays pending",
 		"irn", inv.IRN(), "error", fmt.Sprint(lastErr))
@@ -252,6 +261,19 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	}
 	return false, nil, platform.Status(grpccodes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
 		"the IRP's answer is not known yet; send the same document again to finish", map[string]string{"irn": inv.IRN()}).Err()
+}
+
+// failUnsent marks the pending row of a document that never reached the IRP FAILED (free
+// to send again), when unsent says so.
+func (s *Service) failUnsent(ctx context.Context, k doc.DocKey, unsent bool, cause error) {
+	if !unsent || cause == nil {
+		return
+	}
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
+	if err := s.docs.fail(pctx, k, "not sent: "+cause.Error()); err != nil {
+		s.log.WarnContext(ctx, "could not mark an unsent document free to send again", "error", err.Error())
+	}
 }
 
 // reconcile adopts the original registration of a document the IRP reports as a duplicate

@@ -2,6 +2,11 @@ package einvoice_test
 
 import (
 	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/internal/store"
 	"github.com/irpgate/irpgate/internal/store/storetest"
+	"github.com/irpgate/irpgate/pkg/irpclient"
 	"github.com/irpgate/irpgate/services/einvoice"
 	"github.com/irpgate/irpgate/services/sandbox"
 	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
@@ -130,4 +136,61 @@ func TestSettlePendingStoresACancellationTheIRPMade(t *testing.T) {
 		require.Equal(t, "CNL", got.GetDetails().GetStatus())
 		require.NotEmpty(t, got.GetDetails().GetCancelDate())
 	})
+}
+
+// A document this call claimed and never got to the IRP (no IRP session, or the IRP
+// unreachable throughout) is marked FAILED, free to send again, instead of waiting to be
+// settled; the next request sends it.
+func TestUnsentDocumentIsFreeToSendAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		closed, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		unreachable := "http://" + closed.Addr().String()
+		require.NoError(t, closed.Close())
+
+		for name, irp := range map[string]func(t *testing.T) *irpclient.Client{
+			"no IRP session": func(*testing.T) *irpclient.Client {
+				return e.irp.WithSessions(irpclient.NewLocalSessions(e.irp, func(string, string) (irpclient.Credentials, error) {
+					return irpclient.Credentials{}, errors.New("no credentials for this GSTIN")
+				}))
+			},
+			"IRP unreachable": func(t *testing.T) *irpclient.Client {
+				c, err := irpclient.New(irpclient.Config{
+					BaseURLs: map[string]string{irpclient.NIC1: unreachable}, PublicKeys: map[string]*rsa.PublicKey{irpclient.NIC1: e.sb.PublicKey()},
+					RetryBaseDelay: time.Millisecond, RetryMaxDelay: time.Millisecond,
+				})
+				require.NoError(t, err)
+				return c.WithSessions(irpclient.NewLocalSessions(c, e.sb.Credentials()))
+			},
+		} {
+			t.Run(name, func(t *testing.T) {
+				_, client := e.service(t, func(c *einvoice.Config) { c.IRP, c.MaxAttempts = irp(t), 3 })
+				ctx := t.Context()
+				body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+				calls := e.sb.Stats().GenerateCalls
+
+				_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
+				require.Error(t, err)
+				require.NotEqual(t, codes.OK, status.Code(err))
+				var state, lastError string
+				require.NoError(t, db.QueryRowContext(ctx, `SELECT state, last_error FROM einvoice_documents
+					WHERE doc_no = $1`, docNo(t, body)).Scan(&state, &lastError))
+				require.Equal(t, "FAILED", state)
+				require.True(t, strings.HasPrefix(lastError, "not sent: "), lastError)
+				require.Equal(t, calls, e.sb.Stats().GenerateCalls, "nothing reached the IRP")
+
+				res, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
+				require.NoError(t, err)
+				require.False(t, res.GetReplayed())
+				require.Equal(t, calls+1, e.sb.Stats().GenerateCalls)
+			})
+		}
+	})
+}
+
+func docNo(t *testing.T, body []byte) string {
+	var d struct{ DocDtls struct{ No string } }
+	require.NoError(t, json.Unmarshal(body, &d))
+	return d.DocDtls.No
 }
