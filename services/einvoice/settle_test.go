@@ -149,6 +149,7 @@ func TestUnsentDocumentIsFreeToSendAgain(t *testing.T) {
 		unreachable := "http://" + closed.Addr().String()
 		require.NoError(t, closed.Close())
 
+		reasons := map[string]string{"no IRP session": "ERROR_REASON_IRP_AUTH_FAILED", "IRP unreachable": "ERROR_REASON_IRP_UNAVAILABLE"}
 		for name, irp := range map[string]func(t *testing.T) *irpclient.Client{
 			"no IRP session": func(*testing.T) *irpclient.Client {
 				return e.irp.WithSessions(irpclient.NewLocalSessions(e.irp, func(string, string) (irpclient.Credentials, error) {
@@ -171,8 +172,9 @@ func TestUnsentDocumentIsFreeToSendAgain(t *testing.T) {
 				calls := e.sb.Stats().GenerateCalls
 
 				_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
-				require.Error(t, err)
-				require.NotEqual(t, codes.OK, status.Code(err))
+				require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+				info, _ := errorInfo(t, err)
+				require.Equal(t, reasons[name], info.GetReason(), "%v", err)
 				var state, lastError string
 				require.NoError(t, db.QueryRowContext(ctx, `SELECT state, last_error FROM einvoice_documents
 					WHERE doc_no = $1`, docNo(t, body)).Scan(&state, &lastError))

@@ -57,15 +57,22 @@ func errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler,
 func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
-		if allow := allowed(r.URL.Path); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		writeEnvelope(w, r, httpStatus, "err-method-not-allowed", "ClientRequest", map[string]any{"method": r.Method, "path": r.URL.Path})
+		methodNotAllowed(w, r, allowed(r.URL.Path))
 	case http.StatusBadRequest:
 		writeEnvelope(w, r, httpStatus, "err-invalid-request-body", "ClientRequest", nil)
 	default:
 		writeEnvelope(w, r, httpStatus, "err-route-not-found", "ClientRequest", map[string]any{"path": r.URL.Path})
 	}
+}
+
+// methodNotAllowed answers 405 in the envelope, with Allow listing the methods the path
+// takes (when known).
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	if allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	writeEnvelope(w, r, http.StatusMethodNotAllowed, "err-method-not-allowed", "ClientRequest",
+		map[string]any{"method": r.Method, "path": r.URL.Path})
 }
 
 // translate maps a gRPC status onto the envelope. Exported behaviour is

@@ -128,9 +128,7 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 func getOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeEnvelope(w, r, http.StatusMethodNotAllowed, "err-method-not-allowed", "ClientRequest",
-				map[string]any{"method": r.Method, "path": r.URL.Path})
+			methodNotAllowed(w, r, "GET, HEAD")
 			return
 		}
 		h.ServeHTTP(w, r)
