@@ -107,9 +107,18 @@ func (d *decoder) object(ss *structSpec, base unsafe.Pointer, p path) {
 				return
 			}
 			if i := ss.lookup(key); i >= 0 {
-				seen |= 1 << uint(i)
 				fs := &ss.fields[i]
-				d.field(fs, unsafe.Add(base, fs.off), p.field(fs.name))
+				if seen&(1<<uint(i)) != 0 {
+					// Which of the two values a reader keeps is not defined (RFC 8259 §4); the IRP's
+					// may keep another than ours, so what we validated would not be what it registers.
+					if d.skipValue() {
+						d.r.add(p.field(fs.name).String(), ReasonDuplicateField, "",
+							fmt.Sprintf("appears more than once (as %q again); field names are matched without regard to case, and each may appear once", key))
+					}
+				} else {
+					seen |= 1 << uint(i)
+					d.field(fs, unsafe.Add(base, fs.off), p.field(fs.name))
+				}
 			} else {
 				name := string(key)
 				if d.skipValue() {

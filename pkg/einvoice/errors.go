@@ -18,6 +18,8 @@ const (
 	ReasonInvalidEnum   = "INVALID_ENUM"
 	ReasonOutOfRange    = "OUT_OF_RANGE"
 	ReasonItemCount     = "ITEM_COUNT"
+	// A field given twice: valid JSON, but readers differ on which value counts (RFC 8259 §4).
+	ReasonDuplicateField = "DUPLICATE_FIELD"
 
 	// Business level (reference §6).
 	ReasonInvalidDate         = "INVALID_DATE"

@@ -241,6 +241,44 @@ func TestKeysAnyCasing(t *testing.T) {
 	require.Len(t, inv.ItemList, 1)
 }
 
+// TestDuplicateFieldsRefused: a field given twice (in any casing) is refused, whichever value
+// comes first, and the rest of the document is still checked. A reader that kept the other value
+// (as the IRP's may) would register a document we never validated.
+func TestDuplicateFieldsRefused(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/b2b_minimal_inv.json")
+	require.NoError(t, err)
+	doc := string(data)
+	cases := []struct{ name, from, to, field string }{
+		{"number, same spelling", `"TotInvVal": 105`, `"TotInvVal": 105, "TotInvVal": 1000005`, "ValDtls -> TotInvVal"},
+		{"string, other casing", `"Version": "1.1"`, `"Version": "1.1", "version": "1.0"`, "Version"},
+		{"object", `"ValDtls": {`, `"valdtls": {"AssVal": 100, "IgstVal": 5, "TotInvVal": 105}, "ValDtls": {`, "ValDtls"},
+		{"array", `"ItemList": [`, `"ItemList": [], "ItemList": [`, "ItemList"},
+		{"field of an item", `"SlNo": "1"`, `"SlNo": "1", "SLNO": "2"`, "ItemList[0] -> SlNo"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := strings.Replace(doc, c.from, c.to, 1)
+			require.NotEqual(t, doc, in)
+			_, err := Check([]byte(in), testOpts)
+			var ve *ValidationError
+			require.True(t, errors.As(err, &ve), "%v", err)
+			require.Len(t, ve.Violations, 1, "%+v", ve.Violations)
+			v := ve.Violations[0]
+			require.Equal(t, c.field, v.Field)
+			require.Equal(t, ReasonDuplicateField, v.Reason)
+			require.Contains(t, v.Message, c.field+" appears more than once")
+		})
+	}
+	// Unknown fields given twice are unknown twice, not duplicates.
+	in := strings.Replace(doc, `"Version": "1.1"`, `"Version": "1.1", "Foo": 1, "Foo": 2`, 1)
+	_, err = Check([]byte(in), testOpts)
+	var ve *ValidationError
+	require.True(t, errors.As(err, &ve))
+	for _, v := range ve.Violations {
+		require.Equal(t, ReasonUnknownField, v.Reason)
+	}
+}
+
 func TestMissingSectionReportedOnce(t *testing.T) {
 	m := load(t, "b2b_minimal_inv")
 	delete(m, "TranDtls")
