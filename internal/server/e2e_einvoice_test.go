@@ -393,6 +393,13 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.NotEmpty(t, cancelled["CancelDate"])
 	_, byIRN, _ = e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
 	require.Equal(t, "CNL", byIRN["details"].(map[string]any)["Status"])
+	// Posted after the cancel: refused, naming the IRN (NIC 2278), not answered as a success.
+	code, refused, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", refused)
+	refusedErr := refused["error"].(map[string]any)
+	require.Equal(t, "err-precondition-failed", refusedErr["message"])
+	require.Equal(t, irn, refusedErr["args"].(map[string]any)["irn"], "%v", refused)
+	require.Contains(t, refusedErr["args"].(map[string]any)["detail"], "2278")
 
 	// An invalid invoice: every error at once, in the enriched envelope.
 	bad := e2eInvoice("")

@@ -25,6 +25,7 @@ const (
 	codeGSTINInactive     = "3029"
 	codeCancelWindow      = "2270"
 	codeActiveEwayBill    = "2230"
+	codeDocumentCancelled = "2278"
 	codeIRNNotAvailable   = "2148"
 	codeIRNNotFound       = "2154"
 	codeInvalidDocType    = "2161"

@@ -107,6 +107,9 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 			return nil, err
 		}
 	}
+	if existing != nil && existing.State == stateCancelled {
+		return nil, documentCancelled(existing)
+	}
 	if existing != nil && existing.registered() {
 		if existing.BodySHA256 != bodySum && !sameEssentials(existing.BuyerGSTIN, existing.TotInvVal, inv) {
 			return nil, duplicateConflict(existing.IRN, existing.AckNo, existing.AckDt, existing.BuyerGSTIN, existing.TotInvVal)
@@ -357,6 +360,20 @@ func duplicateConflict(irn string, ackNo int64, ackDt, buyer string, total float
 			"irn": irn, "ack_no": strconv.FormatInt(ackNo, 10), "ack_dt": ackDt,
 			"registered_buyer_gstin": buyer, "registered_tot_inv_val": strconv.FormatFloat(total, 'f', 2, 64),
 			"irp_error_codes": irpclient.CodeDuplicateIRN,
+		}).Err()
+}
+
+// documentCancelled refuses to register a document whose IRN was cancelled, as the IRP
+// does (2278), naming the IRN so a caller retrying an old request learns what became of it.
+// An answer with the cancelled registration would read as a success to a caller that does
+// not look at Status.
+func documentCancelled(r *record) error {
+	return platform.Status(grpccodes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_DOCUMENT_CANCELLED,
+		fmt.Sprintf("%s %s of %s was registered as IRN %s and cancelled on %s; a cancelled document number cannot be registered again (NIC %s)",
+			r.Key.DocType, r.Key.DocNo, r.Key.SellerGSTIN, r.IRN, r.CancelDate, codeDocumentCancelled),
+		map[string]string{
+			"irn": r.IRN, "ack_no": strconv.FormatInt(r.AckNo, 10), "ack_dt": r.AckDt, "cancel_date": r.CancelDate,
+			"irp_error_codes": codeDocumentCancelled,
 		}).Err()
 }
 

@@ -267,6 +267,25 @@ func TestIRNLifecycle(t *testing.T) {
 			require.True(t, again.GetAlreadyCancelled())
 			require.Equal(t, "CNL", e.sb.Registered()[0].Status)
 		})
+
+		t.Run("a cancelled document is refused, naming its IRN, without an IRP call (2278)", func(t *testing.T) {
+			calls := e.sb.Stats().GenerateCalls
+			for _, key := range []string{"", "a-new-key"} {
+				cctx := ctx
+				if key != "" {
+					cctx = metadata.AppendToOutgoingContext(ctx, einvoice.IdempotencyKeyHeader, key)
+				}
+				_, err := e.client.GenerateIrn(cctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+				require.Equal(t, codes.FailedPrecondition, status.Code(err), "key %q: %v", key, err)
+				info, _ := errorInfo(t, err)
+				require.Equal(t, "ERROR_REASON_DOCUMENT_CANCELLED", info.GetReason())
+				require.Equal(t, "2278", info.GetMetadata()["irp_error_codes"])
+				require.Equal(t, d.GetIrn(), info.GetMetadata()["irn"])
+				require.NotEmpty(t, info.GetMetadata()["cancel_date"])
+				require.Contains(t, status.Convert(err).Message(), d.GetIrn())
+			}
+			require.Equal(t, calls, e.sb.Stats().GenerateCalls)
+		})
 	})
 }
 

@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +142,18 @@ func TestErrorHandlerSetsRetryAfter(t *testing.T) {
 	errorHandler(t.Context(), nil, nil, w, httptest.NewRequest(http.MethodPost, "/v1/einvoice/irn", nil),
 		platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_IRP_UNAVAILABLE, "down", nil).Err())
 	require.Empty(t, w.Header().Get("Retry-After"), "no RetryInfo, no header")
+}
+
+// TestEveryErrorReasonIsDocumented: clients switch on ErrorInfo.reason, so docs/errors.md has a
+// row for each one.
+func TestEveryErrorReasonIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/errors.md")
+	require.NoError(t, err)
+	for n, name := range errorsv1.ErrorReason_name {
+		if n == 0 {
+			continue
+		}
+		row := "| " + strings.TrimPrefix(name, "ERROR_REASON_") + " |"
+		require.True(t, strings.Contains(string(doc), row), "docs/errors.md has no row %q", row)
+	}
 }

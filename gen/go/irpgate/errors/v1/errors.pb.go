@@ -66,6 +66,9 @@ const (
 	// The IRP is limiting requests (HTTP 429) longer than irpgate waits; the document was
 	// not processed. A google.rpc.RetryInfo says when to send again, when the IRP said.
 	ErrorReason_ERROR_REASON_IRP_RATE_LIMITED ErrorReason = 17
+	// The document was registered and its IRN cancelled; a cancelled document number can
+	// never be registered again (NIC 2278). Metadata: irn, ack_no, cancel_date.
+	ErrorReason_ERROR_REASON_DOCUMENT_CANCELLED ErrorReason = 18
 )
 
 // Enum value maps for ErrorReason.
@@ -89,6 +92,7 @@ var (
 		15: "ERROR_REASON_ADMIN_REQUIRED",
 		16: "ERROR_REASON_SIGNATURE_INVALID",
 		17: "ERROR_REASON_IRP_RATE_LIMITED",
+		18: "ERROR_REASON_DOCUMENT_CANCELLED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":            0,
@@ -109,6 +113,7 @@ var (
 		"ERROR_REASON_ADMIN_REQUIRED":         15,
 		"ERROR_REASON_SIGNATURE_INVALID":      16,
 		"ERROR_REASON_IRP_RATE_LIMITED":       17,
+		"ERROR_REASON_DOCUMENT_CANCELLED":     18,
 	}
 )
 
@@ -143,7 +148,7 @@ var File_irpgate_errors_v1_errors_proto protoreflect.FileDescriptor
 
 const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xf9\x04\n" +
+	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\x9e\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12\x1a\n" +
@@ -163,7 +168,8 @@ const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\x1cERROR_REASON_NOT_IMPLEMENTED\x10\x0e\x12\x1f\n" +
 	"\x1bERROR_REASON_ADMIN_REQUIRED\x10\x0f\x12\"\n" +
 	"\x1eERROR_REASON_SIGNATURE_INVALID\x10\x10\x12!\n" +
-	"\x1dERROR_REASON_IRP_RATE_LIMITED\x10\x11B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
+	"\x1dERROR_REASON_IRP_RATE_LIMITED\x10\x11\x12#\n" +
+	"\x1fERROR_REASON_DOCUMENT_CANCELLED\x10\x12B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_irpgate_errors_v1_errors_proto_rawDescOnce sync.Once
