@@ -26,6 +26,13 @@ type KeySource interface {
 	PublicKey(ctx context.Context, kid string) (crypto.PublicKey, error)
 }
 
+// RevocationSource is implemented by a KeySource that also knows which API
+// keys were revoked: a Verifier refuses their tokens, even ones it verified
+// before, so a revoked key stops working before its tokens expire.
+type RevocationSource interface {
+	Revoked(ctx context.Context, keyID string) bool
+}
+
 // KeySourceFunc adapts a function (the auth service's own keys, in-process).
 type KeySourceFunc func(ctx context.Context, kid string) (crypto.PublicKey, error)
 
@@ -129,10 +136,16 @@ func (v *Verifier) Verify(ctx context.Context, value string) (Caller, error) {
 	hit, ok := v.verified[sum]
 	v.mu.Unlock()
 	if ok && now.Before(hit.until) {
+		if err := v.checkRevoked(ctx, hit.caller); err != nil {
+			return Caller{}, err
+		}
 		return hit.caller, nil
 	}
 	c, exp, err := v.verify(ctx, tok)
 	if err != nil {
+		return Caller{}, err
+	}
+	if err := v.checkRevoked(ctx, c); err != nil {
 		return Caller{}, err
 	}
 	until := now.Add(verifiedTTL)
@@ -146,6 +159,15 @@ func (v *Verifier) Verify(ctx context.Context, value string) (Caller, error) {
 	v.verified[sum] = verifiedToken{caller: c, until: until}
 	v.mu.Unlock()
 	return c, nil
+}
+
+// checkRevoked refuses a caller whose API key was revoked.
+func (v *Verifier) checkRevoked(ctx context.Context, c Caller) error {
+	rs, ok := v.keys.(RevocationSource)
+	if !ok || c.Service || c.KeyID == "" || !rs.Revoked(ctx, c.KeyID) {
+		return nil
+	}
+	return unauthenticated("the API key of this token was revoked")
 }
 
 // verify checks a bare JWT and returns its caller and expiry.

@@ -561,3 +561,25 @@ func TestEInvoiceWithoutCredentials(t *testing.T) {
 		"AuthService.RegisterCredential (POST /v1/auth/credentials)", args["detail"])
 	require.Equal(t, before.GenerateCalls, e.stats(t).GenerateCalls)
 }
+
+// A revoked API key stops working over REST at once, though the gateway keeps the token it
+// exchanged the key for (the token's subject is revoked, not only the key).
+func TestRevokedAPIKeyIsRefusedOverREST(t *testing.T) {
+	e := startE2E(t, "")
+	admin := map[string]string{"X-Api-Key": e2eAdminKey}
+	code, created, _ := e.call(t, http.MethodPost, "/v1/auth/api-keys", "", map[string]any{"tenant": "leaver", "gstins": []string{e2eSeller}}, admin)
+	require.Equal(t, http.StatusOK, code, "%v", created)
+	key := map[string]string{"X-Api-Key": created["apiKey"].(string)}
+	keyID := created["key"].(map[string]any)["keyId"].(string)
+
+	code, body, _ := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+strings.Repeat("a", 64), "", nil, key)
+	require.Equal(t, http.StatusNotFound, code, "the key works before: %v", body)
+
+	code, body, _ = e.call(t, http.MethodDelete, "/v1/auth/api-keys/"+keyID, "", nil, admin)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+
+	code, body, hdr := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+strings.Repeat("a", 64), "", nil, key)
+	require.Equal(t, http.StatusUnauthorized, code, "%v", body)
+	require.Contains(t, fmt.Sprint(body["error"]), "revoked")
+	require.NotEmpty(t, hdr.Get("WWW-Authenticate"))
+}

@@ -255,6 +255,9 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *authv1.RevokeApiKeyRequ
 			return nil, notFound("API key " + req.GetKeyId())
 		}
 	}
+	// Tokens already issued to the key stop working here at once, and in other
+	// processes when they next fetch the list (GetTokenKeys).
+	s.revoked.add(req.GetKeyId())
 	return &authv1.RevokeApiKeyResponse{}, nil
 }
 
@@ -292,6 +295,10 @@ func (s *Service) IssueToken(ctx context.Context, req *authv1.IssueTokenRequest)
 }
 
 // GetTokenKeys implements authv1.AuthServiceServer.
-func (s *Service) GetTokenKeys(context.Context, *authv1.GetTokenKeysRequest) (*authv1.GetTokenKeysResponse, error) {
-	return &authv1.GetTokenKeysResponse{Keys: []*authv1.TokenKey{{Kid: s.signer.kid, PublicKeyPem: s.signer.pem}}}, nil
+func (s *Service) GetTokenKeys(ctx context.Context, _ *authv1.GetTokenKeysRequest) (*authv1.GetTokenKeysResponse, error) {
+	revoked, err := s.revoked.list(ctx)
+	if err != nil {
+		return nil, internal(ctx, s, "list revoked API keys", err)
+	}
+	return &authv1.GetTokenKeysResponse{Keys: []*authv1.TokenKey{{Kid: s.signer.kid, PublicKeyPem: s.signer.pem}}, RevokedKeyIds: revoked}, nil
 }

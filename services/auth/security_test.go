@@ -333,3 +333,59 @@ func TestGRPCKeySource_VerifiesIssuedTokensWithoutCallingAuthAgain(t *testing.T)
 	_, err := v.Verify(t.Context(), "Bearer "+tok[:len(tok)-2])
 	require.Equal(t, codes.Unauthenticated, status.Code(err))
 }
+
+// TestRevokedKeyStopsItsTokens: tokens issued to a revoked API key stop working before they
+// expire: at once in auth's own process (even tokens verified and cached before), and in a
+// service that verifies with GetTokenKeys when it next fetches the list.
+func TestRevokedKeyStopsItsTokens(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		sb := sandboxtest.Start(t)
+		h := startAuth(t, db, sb, t.TempDir())
+		users := enabledUsers(t, sb, 1)
+		gstin := users[0].GSTIN
+		key, err := h.client.CreateApiKey(h.admin(t), &authv1.CreateApiKeyRequest{Tenant: "acme", Gstins: []string{gstin}})
+		require.NoError(t, err)
+		kept, err := h.client.CreateApiKey(h.admin(t), &authv1.CreateApiKeyRequest{Tenant: "other", Gstins: []string{gstin}})
+		require.NoError(t, err)
+		tok, keptTok := h.token(t, key.GetApiKey()), h.token(t, kept.GetApiKey())
+
+		own := h.svc.Verifier()
+		remote := callerauth.NewVerifier(callerauth.GRPCKeySourceRefreshing(h.conn, 0))
+		for _, v := range []*callerauth.Verifier{own, remote} {
+			_, err := v.Verify(t.Context(), "Bearer "+tok) // verified, and so remembered
+			require.NoError(t, err)
+		}
+		require.NoError(t, act(withToken(t.Context(), tok), h.conn, gstin))
+
+		_, err = h.client.RevokeApiKey(h.admin(t), &authv1.RevokeApiKeyRequest{KeyId: key.GetKey().GetKeyId()})
+		require.NoError(t, err)
+
+		err = act(withToken(t.Context(), tok), h.conn, gstin)
+		require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+		require.Contains(t, status.Convert(err).Message(), "revoked")
+		_, err = own.Verify(t.Context(), "Bearer "+tok)
+		require.Equal(t, codes.Unauthenticated, status.Code(err))
+		_, err = h.client.IssueToken(t.Context(), &authv1.IssueTokenRequest{ApiKey: key.GetApiKey()})
+		require.Equal(t, codes.Unauthenticated, status.Code(err))
+
+		keys, err := h.client.GetTokenKeys(t.Context(), &authv1.GetTokenKeysRequest{})
+		require.NoError(t, err)
+		require.Equal(t, []string{key.GetKey().GetKeyId()}, keys.GetRevokedKeyIds())
+
+		require.Eventually(t, func() bool {
+			_, err := remote.Verify(t.Context(), "Bearer "+tok)
+			return status.Code(err) == codes.Unauthenticated
+		}, 10*time.Second, 5*time.Millisecond, "the remote verifier never learnt of the revocation")
+
+		// Other keys are untouched.
+		require.NoError(t, act(withToken(t.Context(), keptTok), h.conn, gstin))
+		_, err = remote.Verify(t.Context(), "Bearer "+keptTok)
+		require.NoError(t, err)
+
+		// Once its tokens have all expired, the key leaves the list.
+		sb.Clock.Advance(time.Hour)
+		keys, err = h.client.GetTokenKeys(t.Context(), &authv1.GetTokenKeysRequest{})
+		require.NoError(t, err)
+		require.Empty(t, keys.GetRevokedKeyIds())
+	})
+}

@@ -69,6 +69,7 @@ type Service struct {
 
 	signer     *tokenSigner
 	serviceKey []byte
+	revoked    *revocations
 
 	sessions *sessionManager
 	keyGroup singleflight.Group
@@ -138,6 +139,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.bootstrapAdmin(ctx, cfg.AdminKey); err != nil {
 		return nil, err
 	}
+	s.revoked = newRevocations(s.db, s.now, s.tokenTTL)
+	if err := s.revoked.load(ctx); err != nil {
+		return nil, fmt.Errorf("auth: load revoked API keys: %w", err)
+	}
 	s.sessions = newSessionManager(s, cfg.RefreshWindow)
 	return s, nil
 }
@@ -153,8 +158,9 @@ func (s *Service) Verifier(opts ...callerauth.Option) *callerauth.Verifier {
 	return callerauth.NewVerifier(s.KeySource(), opts...)
 }
 
-// KeySource returns the public keys of this service's token signer.
-func (s *Service) KeySource() callerauth.KeySource { return s.signer }
+// KeySource returns the public keys of this service's token signer and the
+// API keys revoked within a token's lifetime (a callerauth.RevocationSource).
+func (s *Service) KeySource() callerauth.KeySource { return ownKeys{s.signer, s.revoked} }
 
 // ServiceKey is the shared key services sign their service tokens with.
 func (s *Service) ServiceKey() []byte { return append([]byte(nil), s.serviceKey...) }

@@ -1532,8 +1532,12 @@ func (x *TokenKey) GetPublicKeyPem() string {
 }
 
 type GetTokenKeysResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Keys          []*TokenKey            `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Keys  []*TokenKey            `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	// API keys revoked within the lifetime of a token (like a CRL, not secret):
+	// verifiers refuse tokens whose subject is listed, so a revoked key stops
+	// working before the tokens issued to it expire.
+	RevokedKeyIds []string `protobuf:"bytes,2,rep,name=revoked_key_ids,json=revokedKeyIds,proto3" json:"revoked_key_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1571,6 +1575,13 @@ func (*GetTokenKeysResponse) Descriptor() ([]byte, []int) {
 func (x *GetTokenKeysResponse) GetKeys() []*TokenKey {
 	if x != nil {
 		return x.Keys
+	}
+	return nil
+}
+
+func (x *GetTokenKeysResponse) GetRevokedKeyIds() []string {
+	if x != nil {
+		return x.RevokedKeyIds
 	}
 	return nil
 }
@@ -1683,9 +1694,10 @@ const file_irpgate_auth_v1_auth_proto_rawDesc = "" +
 	"\x13GetTokenKeysRequest\"B\n" +
 	"\bTokenKey\x12\x10\n" +
 	"\x03kid\x18\x01 \x01(\tR\x03kid\x12$\n" +
-	"\x0epublic_key_pem\x18\x02 \x01(\tR\fpublicKeyPem\"E\n" +
+	"\x0epublic_key_pem\x18\x02 \x01(\tR\fpublicKeyPem\"m\n" +
 	"\x14GetTokenKeysResponse\x12-\n" +
-	"\x04keys\x18\x01 \x03(\v2\x19.irpgate.auth.v1.TokenKeyR\x04keys2\xc7\f\n" +
+	"\x04keys\x18\x01 \x03(\v2\x19.irpgate.auth.v1.TokenKeyR\x04keys\x12&\n" +
+	"\x0frevoked_key_ids\x18\x02 \x03(\tR\rrevokedKeyIds2\xc7\f\n" +
 	"\vAuthService\x12\x8e\x01\n" +
 	"\x12RegisterCredential\x12*.irpgate.auth.v1.RegisterCredentialRequest\x1a+.irpgate.auth.v1.RegisterCredentialResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/credentials\x12\x82\x01\n" +
 	"\x0fListCredentials\x12'.irpgate.auth.v1.ListCredentialsRequest\x1a(.irpgate.auth.v1.ListCredentialsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/auth/credentials\x12\x9d\x01\n" +

@@ -64,7 +64,9 @@ type AuthServiceClient interface {
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// Lists API keys (never the key itself).
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
-	// Revokes an API key; tokens already issued expire on their own.
+	// Revokes an API key. It gets no new token, and the tokens already issued
+	// to it are refused: at once by the auth process that revoked it, and by
+	// other processes within about 10 seconds (GetTokenKeys.revoked_key_ids).
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
 	// Exchanges an API key (header `x-api-key` or the body) for a short-lived
 	// signed token listing the GSTINs and PANs it may act for.
@@ -232,7 +234,9 @@ type AuthServiceServer interface {
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// Lists API keys (never the key itself).
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
-	// Revokes an API key; tokens already issued expire on their own.
+	// Revokes an API key. It gets no new token, and the tokens already issued
+	// to it are refused: at once by the auth process that revoked it, and by
+	// other processes within about 10 seconds (GetTokenKeys.revoked_key_ids).
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
 	// Exchanges an API key (header `x-api-key` or the body) for a short-lived
 	// signed token listing the GSTINs and PANs it may act for.
