@@ -48,7 +48,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 			"the cancel request is invalid", nil, vs...).Err()
 	}
 
-	rec, err := s.docs.byIRN(ctx, irn)
+	rec, err := s.byIRNFor(ctx, irn)
 	switch {
 	case store.IsNotFound(err):
 		if req.GetGstin() == "" {

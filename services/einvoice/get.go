@@ -29,12 +29,9 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	if !isIRN(irn) {
 		return nil, invalidRequest("irn", "INVALID_FORMAT", "irn must be the 64-character hexadecimal IRN")
 	}
-	rec, err := s.docs.byIRN(ctx, irn)
+	rec, err := s.byIRNFor(ctx, irn)
 	switch {
 	case err == nil && rec.registered():
-		if err := authorize(ctx, rec.Key.SellerGSTIN); err != nil {
-			return nil, err
-		}
 		if rec.unverified() {
 			if rec, err = s.reverify(ctx, rec); err != nil {
 				return nil, err
@@ -61,6 +58,18 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 		return nil, err
 	}
 	return &einvoicev1.GetIrnResponse{Details: detailsOf(rec)}, nil
+}
+
+// byIRNFor reads the stored record of irn as the caller may see it: another seller's IRN
+// reads as not stored. An IRN is a hash of the seller's GSTIN and document number, so a
+// PERMISSION_DENIED naming the seller would tell anyone who can guess those whether the
+// document is registered here, and whose it is.
+func (s *Service) byIRNFor(ctx context.Context, irn string) (*record, error) {
+	rec, err := s.docs.byIRN(ctx, irn)
+	if err == nil && !callerMayActFor(ctx, rec.Key.SellerGSTIN) {
+		return nil, store.ErrNotFound
+	}
+	return rec, err
 }
 
 // GetIrnByDocument answers from the store, else asks the IRP by document type, number and

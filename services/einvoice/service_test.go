@@ -350,6 +350,46 @@ func TestCallerWithoutTheSellerGSTINIsRefusedBeforeAnythingIsSent(t *testing.T) 
 	require.NoError(t, err)
 }
 
+// Another seller's IRN reads as one the store does not hold: get and cancel by IRN answer
+// NOT_FOUND with the same words as for an IRN never registered, and name no seller. (An IRN
+// is a hash of the seller GSTIN and document number, so a PERMISSION_DENIED would tell anyone
+// who can guess those whether, and whose, the document is.)
+func TestAnotherSellersIRNIsNotFound(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	gen, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.NoError(t, err)
+	irn := gen.GetDetails().GetIrn()
+	const otherGSTIN = "27AAAPI3182M002"
+	other := metadata.AppendToOutgoingContext(t.Context(), testCallerGSTINs, otherGSTIN)
+	unknown := strings.Repeat("b", 64)
+
+	answers := map[string][]string{}
+	for _, x := range []string{irn, unknown} {
+		_, getErr := e.client.GetIrn(other, &einvoicev1.GetIrnRequest{Irn: x})
+		_, cnlErr := e.client.CancelIrn(other, &einvoicev1.CancelIrnRequest{Irn: x, CnlRsn: "1", CnlRem: "Duplicate"})
+		for _, err := range []error{getErr, cnlErr} {
+			require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+			msg := status.Convert(err).Message()
+			require.NotContains(t, msg, seller)
+			answers[x] = append(answers[x], strings.ReplaceAll(msg, x, "<irn>"))
+		}
+	}
+	require.Equal(t, answers[unknown], answers[irn], "a stored IRN of another seller reads as an unknown one")
+
+	// Named with the caller's own GSTIN, the IRP is asked, and it does not give another
+	// seller's IRN either.
+	_, err = e.client.GetIrn(other, &einvoicev1.GetIrnRequest{Irn: irn, Gstin: otherGSTIN})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+	_, err = e.client.CancelIrn(other, &einvoicev1.CancelIrnRequest{Irn: irn, Gstin: otherGSTIN, CnlRsn: "1", CnlRem: "Duplicate"})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+	require.Zero(t, e.sb.Stats().CancelCalls)
+
+	// Nothing changed for its seller.
+	got, err := e.client.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: irn})
+	require.NoError(t, err)
+	require.Equal(t, "ACT", got.GetDetails().GetStatus())
+}
+
 // A document registered earlier (by another system) is reconciled through 2150/DUPIRN.
 func TestDuplicateIRNReconciliation2150(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
