@@ -66,6 +66,11 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, err.Error())
 	}
 
+	irp, bad := s.irpOf(req.GetIrp())
+	if bad != nil {
+		return nil, refuse(bad)
+	}
+
 	// The same document always gives the same digest, however its JSON is spaced or ordered
 	// (Invoice.Digest reads what was decoded). The IRP gets the body as sent.
 	k := inv.Key()
@@ -87,10 +92,6 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	}
 	defer unlock()
 
-	irp := strings.ToUpper(req.GetIrp())
-	if irp == "" {
-		irp = s.cfg.DefaultIRP
-	}
 	date, _ := inv.DocDate()
 	rec := &record{
 		Key: k, DocDate: doc.FormatDate(date), IRN: inv.IRN(), IRP: irp,
@@ -117,9 +118,8 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		return &einvoicev1.GenerateIrnResponse{Details: detailsOf(existing), Replayed: true}, nil
 	}
 	if existing != nil {
-		irp = existing.IRP // a document already sent stays on its IRP
-		if req.GetIrp() != "" {
-			irp = strings.ToUpper(req.GetIrp())
+		if req.GetIrp() == "" {
+			irp = existing.IRP // a document already sent stays on its IRP
 		}
 	}
 

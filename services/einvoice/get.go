@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -29,6 +30,10 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	if !isIRN(irn) {
 		return nil, invalidRequest("irn", "INVALID_FORMAT", "irn must be the 64-character hexadecimal IRN")
 	}
+	irp, bad := s.irpOf(req.GetIrp())
+	if bad != nil {
+		return nil, refuse(bad)
+	}
 	rec, err := s.byIRNFor(ctx, irn)
 	switch {
 	case err == nil && rec.registered():
@@ -51,7 +56,7 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	if err := authorize(ctx, gstin); err != nil {
 		return nil, err
 	}
-	rec, err = s.fetch(ctx, gstin, s.irpOf(req.GetIrp()), func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+	rec, err = s.fetch(ctx, gstin, irp, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
 		return s.irp.GetIRN(ctx, gstin, irn, opts...)
 	})
 	if err != nil {
@@ -90,6 +95,10 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	}
 	if docNo == "" {
 		vs = append(vs, platform.FieldViolation{Field: "doc_no", Reason: doc.ReasonRequired, Description: "doc_no is required"})
+	}
+	irp, bad := s.irpOf(req.GetIrp())
+	if bad != nil {
+		vs = append(vs, *bad)
 	}
 	var key *doc.DocKey
 	if req.GetDocDate() != "" {
@@ -137,7 +146,7 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	if docDate == "" {
 		return nil, notFound("the document is not in the store; give doc_date to read it from the IRP", nil)
 	}
-	rec, err = s.fetch(ctx, gstin, s.irpOf(req.GetIrp()), func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+	rec, err = s.fetch(ctx, gstin, irp, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
 		return s.irp.GetIRNByDocument(ctx, gstin, docType, docNo, docDate, opts...)
 	})
 	if err != nil {
@@ -146,11 +155,24 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec)}, nil
 }
 
-func (s *Service) irpOf(irp string) string {
-	if irp = strings.ToUpper(strings.TrimSpace(irp)); irp != "" {
-		return irp
+// irpOf is the IRP a request names (upper-cased), or the default. An IRP irpgate has no URL
+// for comes back as the violation to refuse the request with, before anything is stored or
+// sent.
+func (s *Service) irpOf(irp string) (string, *platform.FieldViolation) {
+	irp = strings.ToUpper(strings.TrimSpace(irp))
+	if irp == "" {
+		return s.cfg.DefaultIRP, nil
 	}
-	return s.cfg.DefaultIRP
+	if known := s.irp.IRPs(); !slices.Contains(known, irp) {
+		return "", &platform.FieldViolation{Field: "irp", Reason: doc.ReasonInvalidEnum,
+			Description: "irp " + irp + " is not an IRP irpgate is configured for (" + strings.Join(known, ", ") + "; see --irp-urls)"}
+	}
+	return irp, nil
+}
+
+// refuse is the INVALID_ARGUMENT status of one violation.
+func refuse(v *platform.FieldViolation) error {
+	return invalidRequest(v.Field, v.Reason, v.Description)
 }
 
 // fetch reads a registration from the IRP, verifies it and stores it.

@@ -390,6 +390,38 @@ func TestAnotherSellersIRNIsNotFound(t *testing.T) {
 	require.Equal(t, "ACT", got.GetDetails().GetStatus())
 }
 
+// An IRP irpgate has no URL for is a fault of the request, named with the IRPs there are,
+// before anything is stored or sent (it was a 503 from the session look-up, after the
+// document had been claimed).
+func TestUnknownIRPIsRefusedAsAField(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+		_, vs := errorInfo(t, err)
+		require.Len(t, vs, 1)
+		require.Equal(t, "irp", vs[0].GetField())
+		require.Equal(t, "INVALID_ENUM", vs[0].GetReason())
+		require.Equal(t, "irp NIC9 is not an IRP irpgate is configured for (NIC1, NIC2; see --irp-urls)", vs[0].GetDescription())
+	}
+	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv), Irp: "nic9"})
+	check(t, err)
+	_, err = e.client.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: strings.Repeat("a", 64), Gstin: seller, Irp: "NIC9"})
+	check(t, err)
+	dd := inv["DocDtls"].(map[string]any)
+	_, err = e.client.GetIrnByDocument(t.Context(), &einvoicev1.GetIrnByDocumentRequest{
+		Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string), Irp: "NIC9"})
+	check(t, err)
+	require.Zero(t, e.sb.Stats().Requests)
+
+	// Nothing was claimed: the document goes to a configured IRP as a new one.
+	gen, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv), Irp: "nic2"})
+	require.NoError(t, err)
+	require.False(t, gen.GetReplayed())
+	require.Equal(t, "NIC2", gen.GetDetails().GetIrp())
+}
+
 // A document registered earlier (by another system) is reconciled through 2150/DUPIRN.
 func TestDuplicateIRNReconciliation2150(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
