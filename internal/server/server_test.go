@@ -50,6 +50,15 @@ func TestHealthOverGRPCAndREST(t *testing.T) {
 	defer res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
+
+	// Load balancers and probes may ask with HEAD: the same status, no body.
+	head, err := http.Head("http://" + srv.HTTPAddr + "/healthz")
+	require.NoError(t, err)
+	defer head.Body.Close()
+	require.Equal(t, http.StatusOK, head.StatusCode)
+	n, err := io.Copy(io.Discard, head.Body)
+	require.NoError(t, err)
+	require.Zero(t, n)
 }
 
 func TestOpenAPIAndMetricsServed(t *testing.T) {
@@ -85,7 +94,7 @@ func TestOpenAPIAndMetricsServed(t *testing.T) {
 	require.Contains(t, string(body), "go_goroutines")
 
 	// Another method on these paths is a 405 naming the ones they take, not a 404.
-	for path, allow := range map[string]string{"/openapi.json": "GET, HEAD", "/metrics": "GET, HEAD", "/healthz": "GET"} {
+	for path, allow := range map[string]string{"/openapi.json": "GET, HEAD", "/metrics": "GET, HEAD", "/healthz": "GET, HEAD"} {
 		res, err := http.Post("http://"+srv.HTTPAddr+path, "application/json", strings.NewReader("{}"))
 		require.NoError(t, err)
 		require.Equal(t, http.StatusMethodNotAllowed, res.StatusCode, path)

@@ -101,7 +101,15 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)
-	root.Handle("/healthz", mux)
+	root.Handle("/healthz", getOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Probes may ask with HEAD; the gateway's health route is GET, and net/http drops the
+		// body of an answer to HEAD.
+		if r.Method == http.MethodHead {
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
+		mux.ServeHTTP(w, r)
+	})))
 	doc, err := openAPI(gen.OpenAPI)
 	if err != nil {
 		return nil, err
