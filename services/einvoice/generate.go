@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -30,12 +31,21 @@ import (
 // of an idempotency key.
 const IdempotencyKeyHeader = "idempotency-key"
 
+// MaxIdempotencyKeyLen bounds an idempotency key, as Stripe's (a UUID is 36). Longer keys
+// would not fit PostgreSQL's index entries.
+const MaxIdempotencyKeyLen = 255
+
 // totalTolerance is how far two TotInvVal may differ and still be the same document.
 const totalTolerance = 0.005
 
 // GenerateIrn validates a document, registers it with the IRP exactly once and answers
 // with the signed registration.
 func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRequest) (*einvoicev1.GenerateIrnResponse, error) {
+	idemKey := incoming(ctx, IdempotencyKeyHeader)
+	if n := utf8.RuneCountInString(idemKey); n > MaxIdempotencyKeyLen {
+		return nil, invalidRequest("Idempotency-Key", doc.ReasonInvalidLength,
+			fmt.Sprintf("Idempotency-Key must be at most %d characters, not %d (a UUID is 36)", MaxIdempotencyKeyLen, n))
+	}
 	body := req.GetInvoice()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalidRequest("invoice", doc.ReasonRequired, "invoice is required")
@@ -75,7 +85,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	// (Invoice.Digest reads what was decoded). The IRP gets the body as sent.
 	k := inv.Key()
 	bodySum := documentDigest(inv)
-	if key := incoming(ctx, IdempotencyKeyHeader); key != "" {
+	if key := idemKey; key != "" {
 		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
 		if err != nil {
 			return nil, internal(err.Error())

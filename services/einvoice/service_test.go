@@ -336,6 +336,33 @@ func TestIdempotencyKey(t *testing.T) {
 	})
 }
 
+// An Idempotency-Key of up to 255 characters is kept on both stores; a longer one is refused
+// naming the header, before anything is stored or sent (on PostgreSQL a key of a few
+// thousand random characters failed as an internal error: too long for the key's index).
+func TestIdempotencyKeyLength(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+		long := metadata.AppendToOutgoingContext(t.Context(), einvoice.IdempotencyKeyHeader, strings.Repeat("k", einvoice.MaxIdempotencyKeyLen+1))
+		_, err := e.client.GenerateIrn(long, &einvoicev1.GenerateIrnRequest{Invoice: inv})
+		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+		_, vs := errorInfo(t, err)
+		require.Len(t, vs, 1)
+		require.Equal(t, "Idempotency-Key", vs[0].GetField())
+		require.Equal(t, "INVALID_LENGTH", vs[0].GetReason())
+		require.Equal(t, "Idempotency-Key must be at most 255 characters, not 256 (a UUID is 36)", vs[0].GetDescription())
+		require.Zero(t, e.sb.Stats().Requests)
+
+		longest := metadata.AppendToOutgoingContext(t.Context(), einvoice.IdempotencyKeyHeader, strings.Repeat("k", einvoice.MaxIdempotencyKeyLen))
+		first, err := e.client.GenerateIrn(longest, &einvoicev1.GenerateIrnRequest{Invoice: inv})
+		require.NoError(t, err)
+		again, err := e.client.GenerateIrn(longest, &einvoicev1.GenerateIrnRequest{Invoice: inv})
+		require.NoError(t, err)
+		require.True(t, again.GetReplayed())
+		require.Equal(t, first.GetDetails().GetIrn(), again.GetDetails().GetIrn())
+	})
+}
+
 func TestCallerWithoutTheSellerGSTINIsRefusedBeforeAnythingIsSent(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := metadata.AppendToOutgoingContext(t.Context(), testCallerGSTINs, "27AAAPI3182M002")
