@@ -183,6 +183,7 @@ func (s *Server) startSandbox(_ context.Context, d *deps) error {
 		return err
 	}
 	d.sandbox = sb
+	s.closers = append(s.closers, func(context.Context) error { return sb.Close() })
 	if err := s.serveHTTP(RoleSandbox, s.cfg.SandboxAddr, sb.Handler(), &s.SandboxURL); err != nil {
 		return err
 	}

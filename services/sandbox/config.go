@@ -16,8 +16,9 @@ const (
 // Config configures a Sandbox. The zero value works: built-in taxpayers, in-memory keys shared by
 // the process, a wall clock that the admin endpoint can move, no faults.
 type Config struct {
-	// DataDir keeps the RSA encryption key and the signing key/certificate across restarts
-	// (created on first start). Empty: keys live in memory, generated once per process.
+	// DataDir keeps the RSA encryption key, the signing key/certificate (created on first
+	// start) and the IRN registry (registry.jsonl) across restarts. Empty: keys live in
+	// memory, generated once per process, and the registry lives as long as the Sandbox.
 	DataDir string
 	// TokenLifetime of an AuthToken; 0 means 360 minutes (NIC production).
 	TokenLifetime time.Duration

@@ -159,6 +159,7 @@ func (s *Sandbox) issueEWB(e *entry, inst string, out *ewbOutcome) Registration 
 		e.EwbValidTill = time.Date(d.Year(), d.Month(), d.Day()+days, 23, 59, 0, 0, IST)
 	}
 	s.reg.byEWB[no] = e
+	s.reg.saveLocked(e)
 	return e.Registration
 }
 
@@ -346,6 +347,7 @@ func (s *Sandbox) handleEwayAPI(w http.ResponseWriter, r *http.Request, inst str
 		return
 	}
 	e.EwbStatus = "CNL"
+	s.reg.saveLocked(e)
 	s.reg.mu.Unlock()
 	out, _ := json.Marshal(map[string]any{"ewayBillNo": no, "cancelDate": now.In(IST).Format(ewbTimeLayout)})
 	enc, err := irpcrypto.EncryptB64(sess.SEK, out)

@@ -265,6 +265,7 @@ func (s *Sandbox) generate(c *call) result {
 	}
 	s.reg.mu.Lock()
 	e.SignedInvoice, e.SignedQRCode = signedInv, signedQR
+	s.reg.saveLocked(e)
 	reg := e.Registration
 	s.reg.mu.Unlock()
 	s.stats.generated.Add(1)
@@ -401,6 +402,7 @@ func (s *Sandbox) cancel(c *call) result {
 		return failed("2230")
 	}
 	e.Status, e.CancelDate, e.CancelReason, e.CancelRemark = "CNL", now.Truncate(time.Second), rsn, req.CnlRem
+	s.reg.saveLocked(e)
 	return result{data: map[string]string{"Irn": e.Irn, "CancelDate": nicTime(e.CancelDate)}, write: true}
 }
 

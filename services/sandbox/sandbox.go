@@ -120,11 +120,19 @@ func New(cfg Config) (*Sandbox, error) {
 	s.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	s.sessions = newSessions()
 	s.reg = newRegistry(s.clock.Now())
+	if cfg.DataDir != "" {
+		if err := s.reg.openJournal(cfg.DataDir, s.log); err != nil {
+			return nil, err
+		}
+	}
 	s.SetFaults(cfg.Faults)
 	s.stats.byGSTIN = map[string]int64{}
 	s.stats.byOp = map[string]int64{}
 	return s, nil
 }
+
+// Close closes the registry journal (Config.DataDir); the sandbox must not serve after it.
+func (s *Sandbox) Close() error { return s.reg.close() }
 
 // PublicKey is the RSA key clients encrypt the auth payload with.
 func (s *Sandbox) PublicKey() *rsa.PublicKey { return &s.keys.Encryption.PublicKey }
