@@ -381,6 +381,18 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code, "%v", unknown)
 	require.Equal(t, "signedInvoice is not a field of this request", unknown["error"].(map[string]any)["args"].(map[string]any)["errorLocation"])
 
+	// A query parameter the route does not take (misspelt) or of the wrong type: 400 naming
+	// it, not silently dropped.
+	code, badQuery, _ := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn+"?gstn="+e2eSeller, e.seller, nil, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", badQuery)
+	queryErrs := badQuery["error"].(map[string]any)["args"].(map[string]any)["errors"].([]any)
+	require.Len(t, queryErrs, 1)
+	require.Equal(t, "gstn", queryErrs[0].(map[string]any)["field"])
+	require.Equal(t, "UNKNOWN_FIELD", queryErrs[0].(map[string]any)["reason"])
+	code, badQuery, _ = e.call(t, http.MethodPost, "/v1/einvoice/irn?largeTaxpayer=maybe", e.seller, inv, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", badQuery)
+	require.Equal(t, `largeTaxpayer must be true or false, not "maybe"`, badQuery["error"].(map[string]any)["args"].(map[string]any)["errorLocation"])
+
 	// A method the path does not take: 405 with the methods it does.
 	code, notAllowed, hdr := e.call(t, http.MethodDelete, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
 	require.Equal(t, http.StatusMethodNotAllowed, code, "%v", notAllowed)
