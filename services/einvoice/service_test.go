@@ -336,6 +336,17 @@ func TestIdempotencyKey(t *testing.T) {
 	})
 }
 
+// requireOneViolation: err is INVALID_ARGUMENT with exactly this one field violation.
+func requireOneViolation(t *testing.T, err error, field, reason, description string) {
+	t.Helper()
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	_, vs := errorInfo(t, err)
+	require.Len(t, vs, 1)
+	require.Equal(t, field, vs[0].GetField())
+	require.Equal(t, reason, vs[0].GetReason())
+	require.Equal(t, description, vs[0].GetDescription())
+}
+
 // An Idempotency-Key of up to 255 characters is kept on both stores; a longer one is refused
 // naming the header, before anything is stored or sent (on PostgreSQL a key of a few
 // thousand random characters failed as an internal error: too long for the key's index).
@@ -345,12 +356,7 @@ func TestIdempotencyKeyLength(t *testing.T) {
 		inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
 		long := metadata.AppendToOutgoingContext(t.Context(), einvoice.IdempotencyKeyHeader, strings.Repeat("k", einvoice.MaxIdempotencyKeyLen+1))
 		_, err := e.client.GenerateIrn(long, &einvoicev1.GenerateIrnRequest{Invoice: inv})
-		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-		_, vs := errorInfo(t, err)
-		require.Len(t, vs, 1)
-		require.Equal(t, "Idempotency-Key", vs[0].GetField())
-		require.Equal(t, "INVALID_LENGTH", vs[0].GetReason())
-		require.Equal(t, "Idempotency-Key must be at most 255 characters, not 256 (a UUID is 36)", vs[0].GetDescription())
+		requireOneViolation(t, err, "Idempotency-Key", "INVALID_LENGTH", "Idempotency-Key must be at most 255 characters, not 256 (a UUID is 36)")
 		require.Zero(t, e.sb.Stats().Requests)
 
 		longest := metadata.AppendToOutgoingContext(t.Context(), einvoice.IdempotencyKeyHeader, strings.Repeat("k", einvoice.MaxIdempotencyKeyLen))
@@ -425,12 +431,7 @@ func TestUnknownIRPIsRefusedAsAField(t *testing.T) {
 	inv := invoiceMap(e.sb.Clock.Now(), "", 1)
 	check := func(t *testing.T, err error) {
 		t.Helper()
-		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-		_, vs := errorInfo(t, err)
-		require.Len(t, vs, 1)
-		require.Equal(t, "irp", vs[0].GetField())
-		require.Equal(t, "INVALID_ENUM", vs[0].GetReason())
-		require.Equal(t, "irp NIC9 is not an IRP irpgate is configured for (NIC1, NIC2; see --irp-urls)", vs[0].GetDescription())
+		requireOneViolation(t, err, "irp", "INVALID_ENUM", "irp NIC9 is not an IRP irpgate is configured for (NIC1, NIC2; see --irp-urls)")
 	}
 	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv), Irp: "nic9"})
 	check(t, err)
