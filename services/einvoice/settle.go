@@ -108,21 +108,34 @@ func (s *Service) SettlePending(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
+// lockedRecord takes the document's lock and reads its row, for settling. A nil record
+// with a nil error means there is no row (nothing to settle); with a nil record the lock is
+// not held, else the caller releases it with unlock.
+func (s *Service) lockedRecord(ctx context.Context, k doc.DocKey) (rec *record, unlock func(), err error) {
+	unlock, err = s.locks.lock(ctx, docKeyString(k))
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err = s.docs.byKey(ctx, s.cfg.DB, k)
+	if err != nil {
+		unlock()
+		if store.IsNotFound(err) {
+			err = nil
+		}
+		return nil, nil, err
+	}
+	return rec, unlock, nil
+}
+
 // settleCancel stores a cancellation the IRP made although its answer was lost. The IRP's
 // record does not carry the cancel date; the time the cancellation was asked for is kept.
 func (s *Service) settleCancel(ctx context.Context, k doc.DocKey, c *pendingCancel) (bool, error) {
-	unlock, err := s.locks.lock(ctx, docKeyString(k))
-	if err != nil {
-		return false, err
+	rec, unlock, err := s.lockedRecord(ctx, k)
+	if rec == nil {
+		return err == nil, err
 	}
 	defer unlock()
-	rec, err := s.docs.byKey(ctx, s.cfg.DB, k)
-	switch {
-	case store.IsNotFound(err):
-		return true, nil
-	case err != nil:
-		return false, err
-	case rec.State != stateActive && rec.State != stateUnverified:
+	if rec.State != stateActive && rec.State != stateUnverified {
 		return true, nil // cancelled meanwhile, or not registered
 	}
 	det, err := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
@@ -144,18 +157,12 @@ func (s *Service) settleCancel(ctx context.Context, k doc.DocKey, c *pendingCanc
 
 // settle reports whether the document no longer needs asking about.
 func (s *Service) settle(ctx context.Context, k doc.DocKey) (bool, error) {
-	unlock, err := s.locks.lock(ctx, docKeyString(k))
-	if err != nil {
-		return false, err
+	rec, unlock, err := s.lockedRecord(ctx, k)
+	if rec == nil {
+		return err == nil, err
 	}
 	defer unlock()
-	rec, err := s.docs.byKey(ctx, s.cfg.DB, k)
-	switch {
-	case store.IsNotFound(err):
-		return true, nil
-	case err != nil:
-		return false, err
-	case rec.State != statePending:
+	if rec.State != statePending {
 		return true, nil // a later request has settled it
 	}
 	inv, _ := doc.Decode([]byte(rec.RequestJSON))
