@@ -120,12 +120,16 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 		_, _ = w.Write(doc)
 	})))
 	if o.Registry != nil {
-		root.Handle("/metrics", getOnly(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})))
+		root.Handle("/metrics", getOnly(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{DisableCompression: true})))
 	}
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, r, http.StatusNotFound, "err-route-not-found", "ClientRequest", map[string]any{"path": r.URL.Path})
 	})
-	return otelhttp.NewHandler(withRequestID(limitBody(newAPIKeyExchanger(conns.Auth).wrap(root))), "gateway",
+	h, err := compression(limitBody(newAPIKeyExchanger(conns.Auth).wrap(root)))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return otelhttp.NewHandler(withRequestID(h), "gateway",
 		otelhttp.WithTracerProvider(o.TracerProvider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
