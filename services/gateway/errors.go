@@ -14,6 +14,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 )
 
 // The error envelope follows the enriched API that ERP integrations already
@@ -108,12 +110,14 @@ func translate(st *status.Status) (httpCode int, msg, typ string, args map[strin
 			}
 			args["errorLocation"] = strings.Join(locs, "; ")
 			args["errors"] = list
-		} else if field, ok := unknownField(st.Message()); ok {
+		} else if v, ok := decodeViolation(st.Message()); ok {
 			// The gateway's own JSON decoding refused the body: name the field as the
-			// service's violations do.
-			desc := field + " is not a field of this request"
-			args["errorLocation"] = desc
-			args["errors"] = []map[string]string{{"field": field, "message": desc, "reason": "UNKNOWN_FIELD"}}
+			// service's violations do, without protojson's wording.
+			args["errorLocation"] = v.Message
+			args["errors"] = []map[string]string{{"field": v.Field, "message": v.Message, "reason": v.Reason}}
+			args["reason"] = errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST.String()
+			args["detail"] = "the request body is invalid"
+			return httpCode, "err-invalid-request-body", typ, args, info
 		} else {
 			args["errorLocation"] = st.Message()
 		}
@@ -199,13 +203,64 @@ func newID() string {
 
 func statusOf(err error) (*status.Status, bool) { return status.FromError(err) }
 
-// unknownField reads the field name out of protojson's refusal of an unknown field
-// (`proto: (line 1:2): unknown field "signedInvoice"`).
-func unknownField(msg string) (string, bool) {
-	_, rest, ok := strings.Cut(msg, `unknown field "`)
-	if !ok {
-		return "", false
+// decodeViolation reads a field violation out of protojson's refusal of a REST body: the
+// message is `proto: (line 1:84): invalid value for string field CnlRsn: 1` or `proto: syntax
+// error (line 1:5): unexpected token }` (protojson varies the space after "proto:" on purpose,
+// so only what follows the position is read).
+func decodeViolation(msg string) (fieldViolation, bool) {
+	i := strings.Index(msg, "(line ")
+	if i < 0 {
+		if strings.HasPrefix(msg, "proto") && strings.HasSuffix(msg, "unexpected EOF") {
+			return fieldViolation{"", "INVALID_JSON", "the request is not valid JSON: it ends before its last value does"}, true
+		}
+		return fieldViolation{}, false
 	}
-	field, _, ok := strings.Cut(rest, `"`)
-	return field, ok && field != ""
+	pos, rest, ok := strings.Cut(msg[i+len("(line "):], "): ")
+	if !ok {
+		return fieldViolation{}, false
+	}
+	line, col, _ := strings.Cut(pos, ":")
+	where := "at line " + line + ", column " + col
+	if strings.Contains(msg[:i], "syntax error") {
+		return fieldViolation{"", "INVALID_JSON", "the request is not valid JSON " + where + ": " + rest}, true
+	}
+	if f, ok := strings.CutPrefix(rest, "unknown field "); ok {
+		f = strings.Trim(f, `"`)
+		return fieldViolation{f, "UNKNOWN_FIELD", f + " is not a field of this request"}, true
+	}
+	if f, ok := strings.CutPrefix(rest, "duplicate field "); ok {
+		f = strings.Trim(f, `"`)
+		return fieldViolation{f, "DUPLICATE_FIELD", f + " is given more than once"}, true
+	}
+	if r, ok := strings.CutPrefix(rest, "invalid value for "); ok {
+		kind, after, ok1 := strings.Cut(r, " field ")
+		name, raw, ok2 := strings.Cut(after, ": ")
+		if ok1 && ok2 {
+			reason, want := "INVALID_TYPE", "a "+kind
+			switch kind {
+			case "bool":
+				want = "true or false"
+			case "int32", "sint32", "sfixed32", "int64", "sint64", "sfixed64":
+				want = "an integer"
+			case "uint32", "fixed32", "uint64", "fixed64":
+				want = "a whole number"
+			case "float", "double":
+				want = "a number"
+			case "bytes":
+				want = "base64 text"
+			case "list", "object":
+				want = map[string]string{"list": "a list", "object": "an object"}[kind]
+			case "enum":
+				reason, want = "INVALID_ENUM", "one of its allowed values"
+			}
+			switch raw {
+			case "[":
+				raw = "a list"
+			case "{":
+				raw = "an object"
+			}
+			return fieldViolation{name, reason, name + " must be " + want + ", not " + raw}, true
+		}
+	}
+	return fieldViolation{"", "INVALID_JSON", "the request is invalid " + where + ": " + rest}, true
 }

@@ -48,6 +48,46 @@ func TestTranslate(t *testing.T) {
 			},
 		},
 		{
+			name:     "a body value of the wrong type is named, without protojson's words",
+			err:      status.Error(codes.InvalidArgument, "proto:\u00a0(line 1:84): invalid value for string field CnlRsn: 1"),
+			wantHTTP: http.StatusBadRequest,
+			wantMsg:  "err-invalid-request-body",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, "CnlRsn must be a string, not 1", args["errorLocation"])
+				require.Equal(t, []map[string]string{{"field": "CnlRsn", "message": "CnlRsn must be a string, not 1", "reason": "INVALID_TYPE"}}, args["errors"])
+				require.Equal(t, "ERROR_REASON_INVALID_REQUEST", args["reason"])
+				require.NotContains(t, args["detail"], "proto")
+			},
+		},
+		{
+			name:     "a body field given twice is named",
+			err:      status.Error(codes.InvalidArgument, `proto: (line 1:20): duplicate field "irn"`),
+			wantHTTP: http.StatusBadRequest,
+			wantMsg:  "err-invalid-request-body",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, []map[string]string{{"field": "irn", "message": "irn is given more than once", "reason": "DUPLICATE_FIELD"}}, args["errors"])
+			},
+		},
+		{
+			name:     "a body that is not JSON says where",
+			err:      status.Error(codes.InvalidArgument, `proto: syntax error (line 2:5): unexpected token }`),
+			wantHTTP: http.StatusBadRequest,
+			wantMsg:  "err-invalid-request-body",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, "the request is not valid JSON at line 2, column 5: unexpected token }", args["errorLocation"])
+				require.Equal(t, "INVALID_JSON", args["errors"].([]map[string]string)[0]["reason"])
+			},
+		},
+		{
+			name:     "an enum value out of its set is named",
+			err:      status.Error(codes.InvalidArgument, `proto: (line 1:9): invalid value for enum field irp: "NIC9"`),
+			wantHTTP: http.StatusBadRequest,
+			wantMsg:  "err-invalid-request-body",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, []map[string]string{{"field": "irp", "message": `irp must be one of its allowed values, not "NIC9"`, "reason": "INVALID_ENUM"}}, args["errors"])
+			},
+		},
+		{
 			name: "IRP error is a 502 with the IRP's details and info",
 			err: platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_IRP_ERROR, "IRP refused", map[string]string{
 				"irp_error_codes":   "2150",

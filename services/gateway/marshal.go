@@ -1,12 +1,18 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // nicJSON is the gateway's JSON marshaler: grpc-gateway's JSONPb, except that a
@@ -17,19 +23,94 @@ type nicJSON struct{ *runtime.JSONPb }
 
 func (m nicJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	return runtime.DecoderFunc(func(v any) error {
+		raw, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
 		if b, ok := v.(*[]byte); ok {
-			raw, err := io.ReadAll(r)
-			if err != nil {
-				return err
-			}
 			if len(raw) == 0 {
 				return io.EOF
 			}
 			*b = raw
 			return nil
 		}
-		return m.JSONPb.NewDecoder(r).Decode(v)
+		if len(bytes.TrimSpace(raw)) == 0 {
+			return io.EOF
+		}
+		p, ok := v.(proto.Message)
+		if !ok {
+			return m.JSONPb.Unmarshal(raw, v)
+		}
+		// The whole body, unlike JSONPb's stream decoder, which reads the first value and
+		// ignores whatever follows it (`{"Irn":"…"}}` went through).
+		if err := m.UnmarshalOptions.Unmarshal(raw, p); err != nil {
+			return explainDecode(raw, p, err)
+		}
+		return nil
 	})
+}
+
+// explainDecode turns protojson's "syntax error (line 1:27): unexpected token "29AWG…"",
+// which it gives for a value of the wrong shape (a string where a list or an object goes),
+// into "invalid value for list field gstins", as it words a scalar of the wrong type, when
+// the key before the position is a field of p. decodeViolation reads both.
+func explainDecode(raw []byte, p proto.Message, err error) error {
+	msg := err.Error()
+	_, rest, ok := strings.Cut(msg, "syntax error (line ")
+	if !ok {
+		return err
+	}
+	pos, tok, ok := strings.Cut(rest, "): unexpected token ")
+	if !ok {
+		return err
+	}
+	ls, cs, _ := strings.Cut(pos, ":")
+	line, err1 := strconv.Atoi(ls)
+	col, err2 := strconv.Atoi(cs)
+	if err1 != nil || err2 != nil {
+		return err
+	}
+	key := keyBefore(raw, line, col)
+	fields := p.ProtoReflect().Descriptor().Fields()
+	fd := fields.ByJSONName(key)
+	if fd == nil {
+		fd = fields.ByName(protoreflect.Name(key))
+	}
+	if fd == nil {
+		return err
+	}
+	kind := fd.Kind().String()
+	switch {
+	case fd.IsList():
+		kind = "list"
+	case fd.IsMap(), fd.Message() != nil:
+		kind = "object"
+	}
+	return fmt.Errorf("(line %d:%d): invalid value for %s field %s: %s", line, col, kind, key, tok)
+}
+
+var keyColon = regexp.MustCompile(`"([^"\\]+)"\s*:\s*$`)
+
+// keyBefore returns the JSON key whose value starts at line:col (1-based, columns in runes,
+// as protojson counts them), or "".
+func keyBefore(raw []byte, line, col int) string {
+	off := 0
+	for ; line > 1; line-- {
+		i := bytes.IndexByte(raw[off:], '\n')
+		if i < 0 {
+			return ""
+		}
+		off += i + 1
+	}
+	for ; col > 1 && off < len(raw); col-- {
+		_, n := utf8.DecodeRune(raw[off:])
+		off += n
+	}
+	m := keyColon.FindSubmatch(raw[:off])
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
 }
 
 // Marshal writes a proto message with protojson straight into a buffer sized for it (the

@@ -148,3 +148,30 @@ func TestRESTCompression(t *testing.T) {
 		e.requireSigned(t, d.GetSignedInvoice(), d.GetSignedQrCode(), d.GetIrn())
 	})
 }
+
+// A REST body the gateway cannot decode is refused naming the field and the rule, in the
+// envelope, and reaches neither the service nor the IRP.
+func TestRESTBodyErrorsNameTheField(t *testing.T) {
+	e := startE2E(t, "")
+	_, gen, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), nil)
+	irn := gen["details"].(map[string]any)["Irn"].(string)
+	for body, want := range map[string]map[string]any{
+		`{"Irn":"` + irn + `","CnlRsn":1,"CnlRem":"duplicate"}`:     {"field": "CnlRsn", "reason": "INVALID_TYPE", "message": "CnlRsn must be a string, not 1"},
+		`{"Irn":"` + irn + `","CnlRsn":"1","CnlRem":"duplicate"}}`:  {"field": "", "reason": "INVALID_JSON"},
+		`{"Irn":"` + irn + `","CnlRsn":"1","CnlRem":["duplicate"]}`: {"field": "CnlRem", "reason": "INVALID_TYPE", "message": "CnlRem must be a string, not a list"},
+	} {
+		code, out, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn/cancel", e.seller, []byte(body), nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %v", body, out)
+		args := out["error"].(map[string]any)["args"].(map[string]any)
+		require.Equal(t, "ERROR_REASON_INVALID_REQUEST", args["reason"])
+		errs := args["errors"].([]any)
+		require.Len(t, errs, 1)
+		for k, v := range want {
+			require.Equal(t, v, errs[0].(map[string]any)[k], "%s: %s", body, k)
+		}
+		require.NotContains(t, args["errorLocation"], "proto")
+	}
+	code, got, _ := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ACT", got["details"].(map[string]any)["Status"], "no cancel went through")
+}
