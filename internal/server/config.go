@@ -43,6 +43,21 @@ type Config struct {
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" usage:"how long in-flight requests may take to finish on shutdown"`
 	IdempotencyTTL  time.Duration `flag:"idempotency-ttl" usage:"how long an Idempotency-Key is remembered"`
 	AcceptTestGSTIN bool          `flag:"accept-test-gstins" usage:"accept NIC's sandbox test GSTINs that fail the check digit (always on with the built-in sandbox; set it against NIC's sandbox)"`
+
+	// The sandbox role (docs/sandbox.md).
+	SandboxNIC2Addr       string        `flag:"sandbox-nic2-addr" usage:"also serve the sandbox's NIC2 at / on this address"`
+	SandboxDataDir        string        `flag:"sandbox-data-dir" usage:"directory keeping the sandbox's keys and IRN registry; <data-dir>/sandbox when empty"`
+	SandboxMaster         string        `flag:"sandbox-master" usage:"sandbox taxpayer master JSON file {\"taxpayers\":[...],\"users\":[...]}; built-in when empty"`
+	SandboxTokenLifetime  time.Duration `flag:"sandbox-token-lifetime" usage:"sandbox AuthToken lifetime"`
+	SandboxReplicationLag time.Duration `flag:"sandbox-replication-lag" usage:"delay before an IRN registered on one sandbox instance is readable on the other"`
+	SandboxRetentionDays  int           `flag:"sandbox-retention-days" usage:"days the sandbox answers Get IRN / by document before 2283"`
+	SandboxAdmin          bool          `flag:"sandbox-admin" usage:"serve /sandbox/admin/... (faults, clock, stats; loopback callers only)"`
+	SandboxSeed           int           `flag:"sandbox-seed" usage:"seed of every random choice of the sandbox (faults)"`
+	SandboxLatency        time.Duration `flag:"sandbox-latency" usage:"latency the sandbox adds to each call"`
+	SandboxLatencyJitter  time.Duration `flag:"sandbox-latency-jitter" usage:"uniform extra latency, up to this"`
+	SandboxErrorRate      float64       `flag:"sandbox-error-rate" usage:"probability the sandbox fails a call before doing anything (5xx, reset or timeout)"`
+	SandboxAnswerLostRate float64       `flag:"sandbox-answer-lost-rate" usage:"probability a successful sandbox write is kept but its answer lost"`
+	SandboxRateLimit      float64       `flag:"sandbox-rate-limit" usage:"requests per second per sandbox instance, HTTP 429 beyond (0: none)"`
 }
 
 // Defaults returns the embedded defaults: everything in one process on
@@ -58,6 +73,11 @@ func Defaults() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 20 * time.Second,
 		IdempotencyTTL:  24 * time.Hour,
+
+		SandboxTokenLifetime: 360 * time.Minute,
+		SandboxRetentionDays: 2,
+		SandboxAdmin:         true,
+		SandboxSeed:          1,
 	}
 }
 

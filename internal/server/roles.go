@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -8,8 +9,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	ewaybillv1 "github.com/irpgate/irpgate/gen/go/irpgate/ewaybill/v1"
@@ -173,12 +176,63 @@ func (d *deps) irpCertificates() ([]*x509.Certificate, error) {
 	return []*x509.Certificate{d.sandbox.Certificate()}, nil
 }
 
+// sandboxConfig is the sandbox's configuration from the --sandbox-* flags; every value that
+// cannot be applied is named with its flag.
+func (c Config) sandboxConfig() (sandbox.Config, error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for flag, v := range map[string]float64{"sandbox-error-rate": c.SandboxErrorRate, "sandbox-answer-lost-rate": c.SandboxAnswerLostRate} {
+		if !(v >= 0 && v <= 1) {
+			bad("%s: %v is not a probability from 0 to 1", flag, v)
+		}
+	}
+	if !(c.SandboxRateLimit >= 0) {
+		bad("sandbox-rate-limit: %v must not be negative", c.SandboxRateLimit)
+	}
+	for flag, v := range map[string]time.Duration{"sandbox-token-lifetime": c.SandboxTokenLifetime,
+		"sandbox-replication-lag": c.SandboxReplicationLag, "sandbox-latency": c.SandboxLatency,
+		"sandbox-latency-jitter": c.SandboxLatencyJitter} {
+		if v < 0 {
+			bad("%s: %v must not be negative", flag, v)
+		}
+	}
+	if c.SandboxRetentionDays < 0 {
+		bad("sandbox-retention-days: %d must not be negative", c.SandboxRetentionDays)
+	}
+	if c.SandboxSeed < 0 {
+		bad("sandbox-seed: %d must not be negative", c.SandboxSeed)
+	}
+	cfg := sandbox.Config{
+		DataDir:        cmp.Or(c.SandboxDataDir, filepath.Join(c.DataDir, "sandbox")),
+		TokenLifetime:  c.SandboxTokenLifetime,
+		ReplicationLag: c.SandboxReplicationLag,
+		RetentionDays:  c.SandboxRetentionDays,
+		AdminEnabled:   c.SandboxAdmin,
+		Seed:           uint64(max(c.SandboxSeed, 0)),
+		Faults: sandbox.Faults{
+			Latency:   sandbox.Latency{Base: c.SandboxLatency, Jitter: c.SandboxLatencyJitter},
+			ErrorRate: c.SandboxErrorRate, AnswerLostRate: c.SandboxAnswerLostRate, RateLimit: c.SandboxRateLimit,
+		},
+	}
+	if c.SandboxMaster != "" {
+		m, err := sandbox.LoadMaster(c.SandboxMaster)
+		if err != nil {
+			bad("sandbox-master: %w", err)
+		} else {
+			cfg.Taxpayers, cfg.Users = m.Taxpayers, m.Users
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return cfg, errors.Join(errs...)
+}
+
 func (s *Server) startSandbox(_ context.Context, d *deps) error {
-	sb, err := sandbox.New(sandbox.Config{
-		DataDir:      filepath.Join(s.cfg.DataDir, "sandbox"),
-		Logger:       s.log.With("role", RoleSandbox),
-		AdminEnabled: true,
-	})
+	cfg, err := s.cfg.sandboxConfig()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = s.log.With("role", RoleSandbox)
+	sb, err := sandbox.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -188,6 +242,12 @@ func (s *Server) startSandbox(_ context.Context, d *deps) error {
 		return err
 	}
 	s.SandboxURL = "http://" + s.SandboxURL
+	if s.cfg.SandboxNIC2Addr != "" {
+		if err := s.serveHTTP(RoleSandbox+" NIC2", s.cfg.SandboxNIC2Addr, sb.InstanceHandler(sandbox.NIC2), &s.SandboxNIC2URL); err != nil {
+			return err
+		}
+		s.SandboxNIC2URL = "http://" + s.SandboxNIC2URL
+	}
 	var creds strings.Builder
 	sb.PrintCredentials(&creds)
 	s.log.Info("sandbox IRP test credentials (public test data, not secrets)", "url", s.SandboxURL, "users", creds.String())

@@ -48,6 +48,8 @@ type Server struct {
 	GRPCAddr   string
 	HTTPAddr   string
 	SandboxURL string
+	// SandboxNIC2URL serves the sandbox's NIC2 at / (--sandbox-nic2-addr; empty without it).
+	SandboxNIC2URL string
 
 	wg      sync.WaitGroup
 	errc    chan error

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/irpgate/irpgate/internal/server"
 	"github.com/irpgate/irpgate/services/gateway"
+	"github.com/irpgate/irpgate/services/sandbox"
 )
 
 const testAdminKey = "irpgate-test-admin-key-0123456789"
@@ -258,4 +260,54 @@ func TestGatewayWithoutOptionalServices(t *testing.T) {
 	cfg.EInvoiceAddr = ""
 	_, err = server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard})
 	require.ErrorContains(t, err, "einvoice-addr")
+}
+
+// `irpgate serve --target=sandbox` takes the sandbox's flags: its faults, its admin API, NIC2
+// on a port of its own; a value it cannot apply stops the start, naming the flag.
+func TestSandboxRoleFlags(t *testing.T) {
+	start := func(t *testing.T, edit func(*server.Config)) (*server.Server, error) {
+		cfg := server.Defaults()
+		cfg.Target = "sandbox"
+		cfg.SandboxAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+		edit(&cfg)
+		srv, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard})
+		if err == nil {
+			t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.WithoutCancel(t.Context()))) })
+		}
+		return srv, err
+	}
+	get := func(t *testing.T, u string) (int, []byte) {
+		res, err := http.Get(u)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, b
+	}
+
+	srv, err := start(t, func(c *server.Config) {
+		c.SandboxNIC2Addr = "127.0.0.1:0"
+		c.SandboxErrorRate, c.SandboxAnswerLostRate, c.SandboxRateLimit = 0.25, 0.5, 20
+		c.SandboxLatency = 3 * time.Millisecond
+	})
+	require.NoError(t, err)
+	code, body := get(t, srv.SandboxURL+"/sandbox/admin/faults")
+	require.Equal(t, http.StatusOK, code)
+	var f sandbox.Faults
+	require.NoError(t, json.Unmarshal(body, &f))
+	require.Equal(t, sandbox.Faults{ErrorRate: 0.25, AnswerLostRate: 0.5, RateLimit: 20,
+		Latency: sandbox.Latency{Base: 3 * time.Millisecond}}, f)
+	require.NotEmpty(t, srv.SandboxNIC2URL)
+	code, body = get(t, srv.SandboxNIC2URL+"/sandbox/publickeys")
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	require.Contains(t, string(body), "SigningCertificate")
+
+	srv, err = start(t, func(c *server.Config) { c.SandboxAdmin = false })
+	require.NoError(t, err)
+	require.Empty(t, srv.SandboxNIC2URL)
+	code, _ = get(t, srv.SandboxURL+"/sandbox/admin/faults")
+	require.Equal(t, http.StatusNotFound, code)
+
+	_, err = start(t, func(c *server.Config) { c.SandboxErrorRate = 30 })
+	require.ErrorContains(t, err, "sandbox-error-rate: 30 is not a probability")
 }

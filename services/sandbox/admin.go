@@ -2,10 +2,28 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
+
+// decodeStrict decodes one JSON value from r's body into v, refusing fields v does not have
+// (the admin API's fields are snake_case; a Go name such as AnswerLostRate would otherwise
+// be dropped silently) and anything after the value.
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
 
 func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -33,8 +51,12 @@ func (s *Sandbox) adminRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("PUT /sandbox/admin/faults", loopbackOnly(func(w http.ResponseWriter, r *http.Request) {
 		var f Faults
-		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
-			http.Error(w, "faults: "+err.Error(), http.StatusBadRequest)
+		if err := decodeStrict(r, &f); err != nil {
+			http.Error(w, "faults: "+err.Error()+" (the fields: GET /sandbox/admin/faults)", http.StatusBadRequest)
+			return
+		}
+		if err := f.Validate(); err != nil {
+			http.Error(w, "faults: "+strings.ReplaceAll(err.Error(), "\n", "; "), http.StatusBadRequest)
 			return
 		}
 		s.SetFaults(f)
@@ -50,7 +72,7 @@ func (s *Sandbox) adminRoutes(mux *http.ServeMux) {
 			return
 		}
 		var req clockRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		if err := decodeStrict(r, &req); err != nil {
 			http.Error(w, "clock: "+err.Error(), http.StatusBadRequest)
 			return
 		}

@@ -3,7 +3,12 @@ package sandbox
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -207,4 +212,55 @@ type Registration struct {
 	EwbValidTill  time.Time `json:"EwbValidTill,omitzero"`
 	SignedInvoice string    `json:"SignedInvoice"`
 	SignedQRCode  string    `json:"SignedQRCode"`
+}
+
+// operations are the names Faults.Only takes.
+var operations = []string{OpAuth, OpGenerate, OpCancel, OpGetByIRN, OpGetByDoc, OpGenerateEWB, OpGetEWB,
+	OpCancelEWB, OpGSTIN, OpSyncGSTIN, OpPing, OpEnablement, OpBuyerInvoice, OpSearch, OpVerify}
+
+// Validate reports every setting of f that cannot be applied, each naming its JSON field
+// and the rule: a typo in Only or a rate of 30 (meant as 30%) would otherwise inject no
+// faults, or faults everywhere, without a word.
+func (f Faults) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for name, v := range map[string]float64{"error_rate": f.ErrorRate, "answer_lost_rate": f.AnswerLostRate,
+		"latency.slow_rate": f.Latency.SlowRate} {
+		if v < 0 || v > 1 || math.IsNaN(v) {
+			bad("%s %v must be a probability from 0 to 1", name, v)
+		}
+	}
+	for name, v := range map[string]float64{"error_mix.http_5xx": f.ErrorMix.HTTP5xx, "error_mix.reset": f.ErrorMix.Reset,
+		"error_mix.timeout": f.ErrorMix.Timeout, "rate_limit": f.RateLimit,
+		"burst": float64(f.Burst), "retry_after_seconds": float64(f.RetryAfterSeconds)} {
+		if v < 0 || math.IsNaN(v) {
+			bad("%s %v must not be negative", name, v)
+		}
+	}
+	for name, v := range map[string]time.Duration{"latency.base": f.Latency.Base, "latency.jitter": f.Latency.Jitter,
+		"latency.slow": f.Latency.Slow, "timeout_after": f.TimeoutAfter} {
+		if v < 0 {
+			bad("%s %v must not be negative (durations are in nanoseconds)", name, v)
+		}
+	}
+	for i, op := range f.Only {
+		if !slices.Contains(operations, op) {
+			bad("only[%d] %q is not an operation (want one of %s)", i, op, strings.Join(operations, ", "))
+		}
+	}
+	for i, in := range f.Instances {
+		if in != NIC1 && in != NIC2 {
+			bad("instances[%d] %q is not an instance (want NIC1 or NIC2)", i, in)
+		}
+	}
+	for i, o := range f.Outages {
+		if o.Instance != "" && o.Instance != NIC1 && o.Instance != NIC2 {
+			bad("outages[%d].instance %q is not an instance (want NIC1, NIC2 or empty for both)", i, o.Instance)
+		}
+		if !o.To.IsZero() && o.To.Before(o.From) {
+			bad("outages[%d]: to is before from", i)
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }

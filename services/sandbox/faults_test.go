@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -143,6 +143,27 @@ func TestAdminAPI(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, 1.0, srv.Faults().ErrorRate)
 
+	t.Run("settings that cannot be applied are refused, naming the field", func(t *testing.T) {
+		for body, want := range map[string]string{
+			`{"AnswerLostRate":1}`:               `unknown field "AnswerLostRate"`,
+			`{"answer_lost_rate":30}`:            "answer_lost_rate 30 must be a probability from 0 to 1",
+			`{"only":["generat"]}`:               `only[0] "generat" is not an operation`,
+			`{"instances":["NIC3"]}`:             `instances[0] "NIC3" is not an instance`,
+			`{"latency":{"base":-1}}`:            "latency.base -1ns must not be negative",
+			`{"error_rate":0.5}{"error_rate":1}`: "unexpected data after the JSON value",
+		} {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, srv.URL+"/sandbox/admin/faults", strings.NewReader(body))
+			require.NoError(t, err)
+			resp, err := hc.Do(req)
+			require.NoError(t, err)
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+			require.Contains(t, string(msg), want, body)
+			require.Equal(t, 1.0, srv.Faults().ErrorRate, "the faults in force are kept")
+		}
+	})
+
 	before := srv.Clock.Now()
 	resp = put("/sandbox/admin/clock", map[string]string{"advance": "25h"}, http.MethodPost)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -199,17 +220,6 @@ func TestListenAndServe(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func TestFlags(t *testing.T) {
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	get := sandbox.Flags(fs)
-	require.NoError(t, fs.Parse([]string{"-sandbox-token-lifetime=60m", "-sandbox-error-rate=0.25", "-sandbox-addr=127.0.0.1:9999"}))
-	cfg, so, err := get()
-	require.NoError(t, err)
-	require.Equal(t, time.Hour, cfg.TokenLifetime)
-	require.Equal(t, 0.25, cfg.Faults.ErrorRate)
-	require.Equal(t, "127.0.0.1:9999", so.Addr)
-}
-
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -224,4 +234,21 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
+}
+
+func TestFaultsValidate(t *testing.T) {
+	require.NoError(t, sandbox.Faults{}.Validate())
+	require.NoError(t, sandbox.Faults{ErrorRate: 1, AnswerLostRate: 0.3, ErrorMix: sandbox.ErrorMix{Reset: 2},
+		Only: []string{sandbox.OpGenerate, sandbox.OpCancel}, Instances: []string{sandbox.NIC2}, RateLimit: 5,
+		Outages: []sandbox.Outage{{Instance: sandbox.NIC1, From: time.Unix(10, 0), To: time.Unix(20, 0)}}}.Validate())
+
+	err := sandbox.Faults{ErrorRate: -0.1, AnswerLostRate: 1.5, ErrorMix: sandbox.ErrorMix{Timeout: -1}, Burst: -2,
+		TimeoutAfter: -time.Second, Only: []string{"generate", "gen"},
+		Outages: []sandbox.Outage{{Instance: "NIC9"}, {From: time.Unix(20, 0), To: time.Unix(10, 0)}}}.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"error_rate -0.1", "answer_lost_rate 1.5", "error_mix.timeout -1", "burst -2",
+		"timeout_after -1s", `only[1] "gen"`, `outages[0].instance "NIC9"`, "outages[1]: to is before from"} {
+		require.Contains(t, err.Error(), want)
+	}
+	require.NotContains(t, err.Error(), "only[0]")
 }

@@ -3,20 +3,17 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 )
 
-// ServeOptions say where `irpgate serve --target=sandbox` listens.
+// ServeOptions say where ListenAndServe listens (`irpgate serve --target=sandbox` serves
+// the same handlers through its own listeners, configured by its --sandbox-* flags).
 type ServeOptions struct {
-	// Addr serves NIC1 at "/" and "/irp/nic1", NIC2 at "/irp/nic2"; default 127.0.0.1:8480.
+	// Addr serves NIC1 at "/" and "/irp/nic1", NIC2 at "/irp/nic2"; default 127.0.0.1:8090.
 	Addr string
 	// NIC2Addr, when set, also serves NIC2 at "/" on its own port.
 	NIC2Addr string
@@ -29,7 +26,7 @@ type ServeOptions struct {
 // ListenAndServe runs the sandbox until ctx ends, then shuts down within 5 seconds.
 func (s *Sandbox) ListenAndServe(ctx context.Context, o ServeOptions) error {
 	if o.Addr == "" {
-		o.Addr = "127.0.0.1:8480"
+		o.Addr = "127.0.0.1:8090"
 	}
 	type srv struct {
 		hs *http.Server
@@ -90,65 +87,4 @@ func (s *Sandbox) ListenAndServe(ctx context.Context, o ServeOptions) error {
 		_ = sv.hs.Shutdown(shut)
 	}
 	return first
-}
-
-// Flags registers the sandbox's flags on fs, each mirrored by an IRPGATE_SANDBOX_* environment
-// variable (the flag wins). Call the returned function after fs.Parse.
-func Flags(fs *flag.FlagSet) func() (Config, ServeOptions, error) {
-	env := func(name, def string) string {
-		if v, ok := os.LookupEnv("IRPGATE_SANDBOX_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
-			return v
-		}
-		return def
-	}
-	str := func(name, def, usage string) *string { return fs.String("sandbox-"+name, env(name, def), usage) }
-	addr := str("addr", "127.0.0.1:8480", "sandbox listen address (NIC1 at /, NIC2 at /irp/nic2)")
-	nic2 := str("nic2-addr", "", "optional second address serving NIC2 at /")
-	cert := str("tls-cert", "", "TLS certificate file (PEM); plain HTTP when empty")
-	key := str("tls-key", "", "TLS key file (PEM)")
-	dir := str("data-dir", "", "directory keeping the sandbox keys (empty: in memory)")
-	master := str("master", "", "taxpayer master JSON file (empty: built-in)")
-	tok := str("token-lifetime", "360m", "AuthToken lifetime")
-	lag := str("replication-lag", "0s", "NIC1/NIC2 replication lag")
-	ret := str("retention-days", "2", "days Get IRN answers before 2283")
-	admin := str("admin", "true", "serve /sandbox/admin (loopback callers only)")
-	seed := str("seed", "1", "seed of every random choice")
-	lat := str("latency", "0s", "latency added to each call")
-	jit := str("latency-jitter", "0s", "uniform extra latency")
-	errRate := str("error-rate", "0", "probability of an injected 5xx/reset/timeout")
-	lost := str("answer-lost-rate", "0", "probability a successful write loses its answer")
-	rl := str("rate-limit", "0", "requests per second per instance (0: none)")
-	return func() (Config, ServeOptions, error) {
-		var cfg Config
-		var err error
-		d := func(s string) time.Duration {
-			v, e := time.ParseDuration(s)
-			err = errors.Join(err, e)
-			return v
-		}
-		f := func(s string) float64 {
-			v, e := strconv.ParseFloat(s, 64)
-			err = errors.Join(err, e)
-			return v
-		}
-		cfg.DataDir = *dir
-		cfg.TokenLifetime = d(*tok)
-		cfg.ReplicationLag = d(*lag)
-		cfg.RetentionDays = int(f(*ret))
-		cfg.AdminEnabled = *admin == "true"
-		cfg.Seed = uint64(f(*seed))
-		cfg.Faults = Faults{
-			Latency: Latency{Base: d(*lat), Jitter: d(*jit)}, ErrorRate: f(*errRate), AnswerLostRate: f(*lost),
-			RateLimit: f(*rl),
-		}
-		if *master != "" {
-			m, e := LoadMaster(*master)
-			if e != nil {
-				err = errors.Join(err, e)
-			} else {
-				cfg.Taxpayers, cfg.Users = m.Taxpayers, m.Users
-			}
-		}
-		return cfg, ServeOptions{Addr: *addr, NIC2Addr: *nic2, CertFile: *cert, KeyFile: *key}, err
-	}
 }
