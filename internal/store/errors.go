@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -40,6 +44,35 @@ func IsUniqueViolation(err error) bool {
 		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// IsUnavailable reports whether err means that the database could not take the statement
+// now, and may later: PostgreSQL unreachable, its connection lost, the server shutting down,
+// starting or out of connections, a serialization failure or deadlock; SQLite's write lock
+// held by another connection past the busy timeout. A statement that failed so may or may not
+// have been applied (a connection lost during COMMIT), so callers treat it as not known.
+func IsUnavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch c := pgErr.Code; {
+		case strings.HasPrefix(c, "08"), // connection_exception
+			c == "57P01", c == "57P02", c == "57P03", // admin or crash shutdown, cannot connect now
+			c == "53300",               // too_many_connections
+			c == "40001", c == "40P01": // serialization_failure, deadlock_detected
+			return true
+		}
+		return false
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		code := sqErr.Code() & 0xff // the primary result code
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // IsForeignKeyViolation reports whether err is a violated FOREIGN KEY constraint.

@@ -408,3 +408,37 @@ func TestSQLite_AutocheckpointFromURL(t *testing.T) {
 	require.NoError(t, db.QueryRowContext(t.Context(), "PRAGMA wal_autocheckpoint").Scan(&auto))
 	require.Equal(t, 500, auto)
 }
+
+// A database that cannot take a statement now (PostgreSQL unreachable, SQLite's write lock
+// held elsewhere) is told apart from a statement that is wrong, and writes work again after.
+func TestIsUnavailable_Outage(t *testing.T) {
+	t.Parallel()
+	storetest.EachWithOutage(t, func(t *testing.T, db *store.DB, o storetest.Outage) {
+		t.Parallel()
+		withInvoices(t, db)
+		ctx := t.Context()
+		insert := `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`
+		_, err := db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/1")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/1")
+		require.True(t, store.IsUniqueViolation(err))
+		require.False(t, store.IsUnavailable(err), "a duplicate is not an outage")
+		require.False(t, store.IsUnavailable(store.ErrNotFound))
+		require.False(t, store.IsUnavailable(nil))
+
+		o.Start()
+		_, err = db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/2")
+		require.Error(t, err)
+		require.True(t, store.IsUnavailable(fmt.Errorf("save invoice: %w", err)), "got %v", err)
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/2")
+			return err
+		})
+		require.True(t, store.IsUnavailable(err), "got %v", err)
+
+		o.End()
+		_, err = db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/2")
+		require.NoError(t, err)
+		require.Equal(t, 2, countInvoices(t, db))
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -31,6 +32,10 @@ func notFound(what string) error {
 // keys and columns, not values) and answers with a generic message.
 func internal(ctx context.Context, s *Service, what string, err error) error {
 	s.log.ErrorContext(ctx, "auth: "+what+" failed", "error", err.Error())
+	if store.IsUnavailable(err) {
+		return platform.WithRetryDelay(platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE,
+			"irpgate's database is unavailable; send the request again later", nil), 5*time.Second).Err()
+	}
 	return platform.Status(codes.Internal, errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "internal error", nil).Err()
 }
 

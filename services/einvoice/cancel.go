@@ -64,7 +64,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 			return nil, err
 		}
 	case err != nil:
-		return nil, internal(err.Error())
+		return nil, storeFailed(err, "")
 	}
 	if err := authorize(ctx, rec.Key.SellerGSTIN); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	}
 	defer unlock()
 	if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {
-		return nil, internal(err.Error())
+		return nil, storeFailed(err, "")
 	}
 	switch rec.State {
 	case stateCancelled:
@@ -109,7 +109,9 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	pctx, cancel := persistContext(ctx)
 	defer cancel()
 	if err := s.docs.markCancelled(pctx, irn, cancelDate, req.GetCnlRsn(), strings.TrimSpace(req.GetCnlRem())); err != nil {
-		return nil, internal(err.Error())
+		return nil, s.notStored(ctx, unsettledDoc{key: rec.Key, cancel: &pendingCancel{
+			reason: req.GetCnlRsn(), remark: strings.TrimSpace(req.GetCnlRem()), at: cancelDate,
+		}}, "the IRP cancelled IRN "+irn, map[string]string{"irn": irn, "cancel_date": cancelDate}, err)
 	}
 	return &einvoicev1.CancelIrnResponse{Irn: irn, CancelDate: cancelDate, AlreadyCancelled: already}, nil
 }

@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/store"
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 )
@@ -148,6 +150,40 @@ func readSignatureInvalid(irn string, ackNo int64, ackDt, irp string, cause erro
 
 func notFound(msg string, meta map[string]string) error {
 	return platform.Status(codes.NotFound, errorsv1.ErrorReason_ERROR_REASON_NOT_FOUND, msg, meta).Err()
+}
+
+// storeRetryDelay is how long a caller is asked to wait after STORE_UNAVAILABLE.
+const storeRetryDelay = 5 * time.Second
+
+// storeFailed is the answer to a failed read or write of the store that leaves nothing the
+// IRP did unrecorded: STORE_UNAVAILABLE (retry later) when the database cannot take it now,
+// else an internal error. note, if any, tells the caller more ("nothing was sent to the IRP").
+func storeFailed(err error, note string) error {
+	if !store.IsUnavailable(err) {
+		return internal(err.Error())
+	}
+	msg := "irpgate's database is unavailable; "
+	if note != "" {
+		msg += note + "; "
+	}
+	return platform.WithRetryDelay(platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE,
+		msg+"send the request again later", nil), storeRetryDelay).Err()
+}
+
+// notStored is the answer when the IRP has registered (or cancelled) a document and writing
+// that down failed. The document is remembered for SettlePending, which reads the IRP's record
+// and stores it once the database takes writes again; the caller learns what the IRP did
+// (meta: irn, ack_no, ack_dt or cancel_date), and sending the same request again answers it.
+func (s *Service) notStored(ctx context.Context, d unsettledDoc, what string, meta map[string]string, err error) error {
+	s.unsettled.add(d)
+	s.log.ErrorContext(ctx, "the IRP's answer could not be stored; it is stored once the database takes writes again",
+		"irn", meta["irn"], "error", err.Error())
+	if !store.IsUnavailable(err) {
+		return internal(what + " but could not be stored: " + err.Error())
+	}
+	return platform.WithRetryDelay(platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE,
+		what+" but irpgate's database is unavailable; irpgate stores it once the database is back, and "+
+			"sending the same request again answers it", meta), storeRetryDelay).Err()
 }
 
 func internal(msg string) error {

@@ -88,7 +88,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	if key := idemKey; key != "" {
 		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
 		if err != nil {
-			return nil, internal(err.Error())
+			return nil, storeFailed(err, "nothing was sent to the IRP")
 		}
 		if prev != nil && prev.BodySHA256 != bodySum {
 			return nil, platform.Status(grpccodes.AlreadyExists, errorsv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
@@ -110,7 +110,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	}
 	existing, err := s.docs.claimPending(ctx, rec)
 	if err != nil {
-		return nil, internal(err.Error())
+		return nil, storeFailed(err, "nothing was sent to the IRP")
 	}
 	if existing != nil && existing.unverified() {
 		// The IRP has it already: never send it again, only check its signed answer anew.
@@ -144,7 +144,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	}
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, k)
 	if err != nil {
-		return nil, internal("read stored registration: " + err.Error())
+		return nil, storeFailed(fmt.Errorf("read stored registration: %w", err), "")
 	}
 	return &einvoicev1.GenerateIrnResponse{Details: detailsOf(stored), Replayed: replayed}, nil
 }
@@ -200,14 +200,14 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			if verr := s.verifyDetails(det); verr != nil {
 				// The registration is real whatever its signature: keep it, never send again.
 				if err := s.docs.completeUnverified(pctx, k, det, verr); err != nil {
-					return false, nil, internal(err.Error())
+					return false, nil, s.registeredNotStored(ctx, k, det, err)
 				}
 				s.log.WarnContext(ctx, "the IRP's signed answer did not verify; the registration is stored unverified",
 					"irn", det.Irn, "ack_no", det.AckNo, "error", verr.Error())
 				return false, nil, signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)
 			}
 			if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
-				return false, nil, internal(err.Error())
+				return false, nil, s.registeredNotStored(ctx, k, det, err)
 			}
 			return false, det, nil
 		}
@@ -306,7 +306,7 @@ func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, d
 		// Too old to read back: keep what DUPIRN says, without signed data.
 		det = &irpclient.IRNDetails{AckNo: dup.AckNo, AckDt: dup.AckDt, Irn: dup.Irn, Status: "ACT"}
 		if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
-			return finalError{internal(err.Error())}
+			return finalError{s.registeredNotStored(ctx, k, det, err)}
 		}
 		return nil
 	case ie != nil:
@@ -328,7 +328,7 @@ func (s *Service) adoptOriginal(ctx context.Context, inv *doc.Invoice, det *irpc
 	data, claims, verr := s.verifySigned(det.Irn, det.SignedInvoice, det.SignedQRCode)
 	if verr != nil {
 		if err := s.docs.completeUnverified(pctx, k, det, verr); err != nil {
-			return finalError{internal(err.Error())}
+			return finalError{s.registeredNotStored(ctx, k, det, err)}
 		}
 		s.log.WarnContext(ctx, "the IRP's registration of the duplicate did not verify; it is stored unverified",
 			"irn", det.Irn, "ack_no", det.AckNo, "error", verr.Error())
@@ -338,12 +338,12 @@ func (s *Service) adoptOriginal(ctx context.Context, inv *doc.Invoice, det *irpc
 		// The IRP holds another document under this number: mirror the IRP's truth, and
 		// tell the caller clearly instead of attaching this IRN to their document.
 		if err := s.docs.adoptForeign(pctx, k, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal, string(data), det); err != nil {
-			return finalError{internal(err.Error())}
+			return finalError{s.registeredNotStored(ctx, k, det, err)}
 		}
 		return finalError{duplicateConflict(det.Irn, det.AckNo, det.AckDt, claims.BuyerDtls.Gstin, claims.ValDtls.TotInvVal)}
 	}
 	if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
-		return finalError{internal(err.Error())}
+		return finalError{s.registeredNotStored(ctx, k, det, err)}
 	}
 	return nil
 }
@@ -434,12 +434,12 @@ func (s *Service) reverify(ctx context.Context, r *record) (*record, error) {
 		signed = &signedDocument{BuyerGSTIN: c.BuyerDtls.Gstin, TotInvVal: c.ValDtls.TotInvVal, Data: string(data)}
 	}
 	if err := s.docs.markVerified(ctx, r, signed); err != nil {
-		return nil, internal(err.Error())
+		return nil, storeFailed(err, "")
 	}
 	s.log.InfoContext(ctx, "a stored registration verifies now", "irn", r.IRN, "state", verifiedState(r.State))
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, r.Key)
 	if err != nil {
-		return nil, internal("read stored registration: " + err.Error())
+		return nil, storeFailed(fmt.Errorf("read stored registration: %w", err), "")
 	}
 	return stored, nil
 }
@@ -504,4 +504,11 @@ func detailsOf(r *record) *einvoicev1.IrnDetails {
 		}
 	}
 	return d
+}
+
+// registeredNotStored is notStored for a registration the IRP has made.
+func (s *Service) registeredNotStored(ctx context.Context, k doc.DocKey, det *irpclient.IRNDetails, err error) error {
+	ackNo := strconv.FormatInt(det.AckNo, 10)
+	return s.notStored(ctx, unsettledDoc{key: k}, "the IRP registered the document (IRN "+det.Irn+", AckNo "+ackNo+")",
+		map[string]string{"irn": det.Irn, "ack_no": ackNo, "ack_dt": det.AckDt}, err)
 }

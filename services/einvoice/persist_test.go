@@ -53,17 +53,24 @@ func serviceCancelledOnAnswer(t *testing.T, e *env, suffix string) (*einvoice.Se
 	ctx, cancel := context.WithCancel(callerauth.NewContext(t.Context(),
 		callerauth.Caller{KeyID: "test", GSTINs: []string{seller}}))
 	t.Cleanup(cancel)
+	return serviceOnAnswer(t, e, suffix, cancel), ctx
+}
+
+// serviceOnAnswer is a service that runs after as soon as the IRP has answered a POST to a
+// path ending in suffix, before the service has stored the answer.
+func serviceOnAnswer(t *testing.T, e *env, suffix string, after func()) *einvoice.Service {
+	t.Helper()
 	c, err := irpclient.New(irpclient.Config{
 		BaseURLs:   map[string]string{irpclient.NIC1: e.sb.URL},
 		DefaultIRP: irpclient.NIC1,
 		PublicKeys: map[string]*rsa.PublicKey{irpclient.NIC1: e.sb.PublicKey()},
-		HTTPClient: &http.Client{Transport: cancelOnAnswer{next: http.DefaultTransport, suffix: suffix, after: cancel}},
+		HTTPClient: &http.Client{Transport: cancelOnAnswer{next: http.DefaultTransport, suffix: suffix, after: after}},
 		Timeout:    20 * time.Second,
 	})
 	require.NoError(t, err)
 	c = c.WithSessions(irpclient.NewLocalSessions(c, e.sb.Credentials(), irpclient.WithClock(e.sb.Clock.Now)))
 	svc, _ := e.service(t, func(cfg *einvoice.Config) { cfg.IRP = c })
-	return svc, ctx
+	return svc
 }
 
 // A caller that goes away once the IRP has registered its document does not leave the

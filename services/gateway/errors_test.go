@@ -88,6 +88,18 @@ func TestTranslate(t *testing.T) {
 			},
 		},
 		{
+			name: "the database down is a 503 naming what the IRP did",
+			err: platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE, "the IRP registered the document but irpgate's database is unavailable",
+				map[string]string{"irn": "abc", "ack_no": "1126"}).Err(),
+			wantHTTP: http.StatusServiceUnavailable,
+			wantMsg:  "err-service-unavailable",
+			check: func(t *testing.T, args map[string]any, _ any) {
+				require.Equal(t, "ERROR_REASON_STORE_UNAVAILABLE", args["reason"])
+				require.Equal(t, "abc", args["irn"])
+				require.Equal(t, "1126", args["ack_no"])
+			},
+		},
+		{
 			name: "IRP error is a 502 with the IRP's details and info",
 			err: platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_IRP_ERROR, "IRP refused", map[string]string{
 				"irp_error_codes":   "2150",

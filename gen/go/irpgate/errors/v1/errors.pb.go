@@ -69,6 +69,11 @@ const (
 	// The document was registered and its IRN cancelled; a cancelled document number can
 	// never be registered again (NIC 2278). Metadata: irn, ack_no, cancel_date.
 	ErrorReason_ERROR_REASON_DOCUMENT_CANCELLED ErrorReason = 18
+	// irpgate's database cannot take the request now (unreachable, restarting, locked); send
+	// it again later (google.rpc.RetryInfo). When the IRP had already answered, metadata
+	// irn and ack_no (or cancel_date) say what it did, and irpgate stores it once the database
+	// is back; sending the same request again answers it.
+	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 19
 )
 
 // Enum value maps for ErrorReason.
@@ -93,6 +98,7 @@ var (
 		16: "ERROR_REASON_SIGNATURE_INVALID",
 		17: "ERROR_REASON_IRP_RATE_LIMITED",
 		18: "ERROR_REASON_DOCUMENT_CANCELLED",
+		19: "ERROR_REASON_STORE_UNAVAILABLE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":            0,
@@ -114,6 +120,7 @@ var (
 		"ERROR_REASON_SIGNATURE_INVALID":      16,
 		"ERROR_REASON_IRP_RATE_LIMITED":       17,
 		"ERROR_REASON_DOCUMENT_CANCELLED":     18,
+		"ERROR_REASON_STORE_UNAVAILABLE":      19,
 	}
 )
 
@@ -148,7 +155,7 @@ var File_irpgate_errors_v1_errors_proto protoreflect.FileDescriptor
 
 const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\x9e\x05\n" +
+	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xc2\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12\x1a\n" +
@@ -169,7 +176,8 @@ const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\x1bERROR_REASON_ADMIN_REQUIRED\x10\x0f\x12\"\n" +
 	"\x1eERROR_REASON_SIGNATURE_INVALID\x10\x10\x12!\n" +
 	"\x1dERROR_REASON_IRP_RATE_LIMITED\x10\x11\x12#\n" +
-	"\x1fERROR_REASON_DOCUMENT_CANCELLED\x10\x12B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
+	"\x1fERROR_REASON_DOCUMENT_CANCELLED\x10\x12\x12\"\n" +
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x13B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_irpgate_errors_v1_errors_proto_rawDescOnce sync.Once
