@@ -129,6 +129,8 @@ func TestRESTCompression(t *testing.T) {
 		args = refused(t, cut[:len(cut)/2], map[string]string{"Content-Encoding": "gzip"},
 			http.StatusBadRequest, "err-invalid-request-body")
 		require.Contains(t, args["errorLocation"], "gzip body is corrupt")
+		require.Equal(t, "Content-Encoding", args["errors"].([]any)[0].(map[string]any)["field"])
+		require.Equal(t, "ERROR_REASON_INVALID_REQUEST", args["reason"])
 	})
 
 	t.Run("the limit counts decompressed bytes", func(t *testing.T) {

@@ -62,6 +62,10 @@ func decompressBody(w http.ResponseWriter, r *http.Request) bool {
 	}
 }
 
+// gzipCorrupt begins the read error of a gzip body that does not decompress; decodeViolation
+// names Content-Encoding for it.
+const gzipCorrupt = "the gzip body is corrupt"
+
 // gzipBody is a request body being decompressed; it says so in a read error.
 type gzipBody struct {
 	zr   *gzip.Reader
@@ -73,7 +77,7 @@ func (b *gzipBody) Read(p []byte) (int, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		var tooLarge *http.MaxBytesError
 		if !errors.As(err, &tooLarge) {
-			err = fmt.Errorf("the gzip body is corrupt: %w", err)
+			err = fmt.Errorf("%s: %w", gzipCorrupt, err)
 		}
 	}
 	return n, err

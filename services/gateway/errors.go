@@ -210,6 +210,9 @@ func statusOf(err error) (*status.Status, bool) { return status.FromError(err) }
 func decodeViolation(msg string) (fieldViolation, bool) {
 	i := strings.Index(msg, "(line ")
 	if i < 0 {
+		if strings.HasPrefix(msg, gzipCorrupt) {
+			return fieldViolation{"Content-Encoding", "INVALID_FORMAT", msg}, true
+		}
 		if strings.HasPrefix(msg, "proto") && strings.HasSuffix(msg, "unexpected EOF") {
 			return fieldViolation{"", "INVALID_JSON", "the request is not valid JSON: it ends before its last value does"}, true
 		}
