@@ -54,6 +54,17 @@ func WithRetryDelay(st *status.Status, d time.Duration) *status.Status {
 	return withRetry
 }
 
+// StoreRetryDelay is how long a caller is asked to wait after STORE_UNAVAILABLE.
+const StoreRetryDelay = 5 * time.Second
+
+// StoreUnavailable is the answer of every service whose database cannot take a request now
+// (store.IsUnavailable): UNAVAILABLE, reason STORE_UNAVAILABLE, and a RetryInfo of
+// StoreRetryDelay (Retry-After on REST).
+func StoreUnavailable(msg string, meta map[string]string) error {
+	return WithRetryDelay(Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE, msg, meta),
+		StoreRetryDelay).Err()
+}
+
 // Unimplemented is the answer of an RPC that is designed but not built yet.
 func Unimplemented(rpc string) error {
 	return Status(codes.Unimplemented, errorsv1.ErrorReason_ERROR_REASON_NOT_IMPLEMENTED,

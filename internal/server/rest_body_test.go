@@ -158,7 +158,7 @@ func TestRESTBodyErrorsNameTheField(t *testing.T) {
 	_, gen, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), nil)
 	irn := gen["details"].(map[string]any)["Irn"].(string)
 	for body, want := range map[string]map[string]any{
-		`{"Irn":"` + irn + `","CnlRsn":1,"CnlRem":"duplicate"}`:     {"field": "CnlRsn", "reason": "INVALID_TYPE", "message": "CnlRsn must be a string, not 1"},
+		`{"Irn":"` + irn + `","CnlRsn":1,"CnlRem":"duplicate"}`:     {"field": "CnlRsn", "reason": "INVALID_TYPE", "message": "CnlRsn must be a string, not a number"},
 		`{"Irn":"` + irn + `","CnlRsn":"1","CnlRem":"duplicate"}}`:  {"field": "", "reason": "INVALID_JSON"},
 		`{"Irn":"` + irn + `","CnlRsn":"1","CnlRem":["duplicate"]}`: {"field": "CnlRem", "reason": "INVALID_TYPE", "message": "CnlRem must be a string, not a list"},
 	} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -33,8 +32,7 @@ func notFound(what string) error {
 func internal(ctx context.Context, s *Service, what string, err error) error {
 	s.log.ErrorContext(ctx, "auth: "+what+" failed", "error", err.Error())
 	if store.IsUnavailable(err) {
-		return platform.WithRetryDelay(platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE,
-			"irpgate's database is unavailable; send the request again later", nil), 5*time.Second).Err()
+		return platform.StoreUnavailable("irpgate's database is unavailable; send the request again later", nil)
 	}
 	return platform.Status(codes.Internal, errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "internal error", nil).Err()
 }

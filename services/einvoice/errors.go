@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -152,9 +151,6 @@ func notFound(msg string, meta map[string]string) error {
 	return platform.Status(codes.NotFound, errorsv1.ErrorReason_ERROR_REASON_NOT_FOUND, msg, meta).Err()
 }
 
-// storeRetryDelay is how long a caller is asked to wait after STORE_UNAVAILABLE.
-const storeRetryDelay = 5 * time.Second
-
 // storeFailed is the answer to a failed read or write of the store that leaves nothing the
 // IRP did unrecorded: STORE_UNAVAILABLE (retry later) when the database cannot take it now,
 // else an internal error. note, if any, tells the caller more ("nothing was sent to the IRP").
@@ -166,8 +162,7 @@ func storeFailed(err error, note string) error {
 	if note != "" {
 		msg += note + "; "
 	}
-	return platform.WithRetryDelay(platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE,
-		msg+"send the request again later", nil), storeRetryDelay).Err()
+	return platform.StoreUnavailable(msg+"send the request again later", nil)
 }
 
 // notStored is the answer when the IRP has registered (or cancelled) a document and writing
@@ -181,9 +176,8 @@ func (s *Service) notStored(ctx context.Context, d unsettledDoc, what string, me
 	if !store.IsUnavailable(err) {
 		return internal(what + " but could not be stored: " + err.Error())
 	}
-	return platform.WithRetryDelay(platform.Status(codes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_STORE_UNAVAILABLE,
-		what+" but irpgate's database is unavailable; irpgate stores it once the database is back, and "+
-			"sending the same request again answers it", meta), storeRetryDelay).Err()
+	return platform.StoreUnavailable(what+" but irpgate's database is unavailable; irpgate stores it once the "+
+		"database is back, and sending the same request again answers it", meta)
 }
 
 func internal(msg string) error {

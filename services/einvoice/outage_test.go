@@ -74,13 +74,7 @@ func TestRegistrationIsStoredAfterADatabaseOutage(t *testing.T) {
 
 		o.End()
 		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State, "not stored during the outage")
-		n, err := svc.SettlePending(t.Context())
-		require.NoError(t, err)
-		require.Equal(t, 1, n)
-		row := readRow(t, db, regs[0].Irn)
-		require.Equal(t, "ACTIVE", row.State)
-		require.Equal(t, regs[0].AckNo, row.AckNo)
-		require.NotEmpty(t, row.SignedInvoice)
+		requireSettled(t, svc, db, regs[0])
 		require.Equal(t, int64(1), e.sb.Stats().GenerateCalls, "settled without sending again")
 
 		res, err := svc.GenerateIrn(sellerContext(t), &einvoicev1.GenerateIrnRequest{Invoice: body})

@@ -23,6 +23,19 @@ import (
 	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
 )
 
+// requireSettled runs SettlePending, which must settle exactly one document, and checks that
+// the IRP's registration reg is then stored ACTIVE with its signed answer.
+func requireSettled(t *testing.T, svc *einvoice.Service, db *store.DB, reg sandbox.Registration) {
+	t.Helper()
+	n, err := svc.SettlePending(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	row := readRow(t, db, reg.Irn)
+	require.Equal(t, "ACTIVE", row.State)
+	require.Equal(t, reg.AckNo, row.AckNo)
+	require.NotEmpty(t, row.SignedInvoice)
+}
+
 // A document whose every answer was lost is left PENDING with its outcome unknown; the
 // background settling finds the IRP's registration and stores it, without sending again.
 func TestSettlePendingStoresWhatTheIRPRegistered(t *testing.T) {
@@ -38,16 +51,10 @@ func TestSettlePendingStoresWhatTheIRPRegistered(t *testing.T) {
 		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
 
 		e.sb.SetFaults(sandbox.Faults{})
-		n, err := svc.SettlePending(ctx)
-		require.NoError(t, err)
-		require.Equal(t, 1, n)
-		row := readRow(t, db, regs[0].Irn)
-		require.Equal(t, "ACTIVE", row.State)
-		require.Equal(t, regs[0].AckNo, row.AckNo)
-		require.NotEmpty(t, row.SignedInvoice)
+		requireSettled(t, svc, db, regs[0])
 		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 
-		n, err = svc.SettlePending(ctx)
+		n, err := svc.SettlePending(ctx)
 		require.NoError(t, err)
 		require.Zero(t, n, "settled once")
 	})

@@ -225,7 +225,9 @@ func decodeViolation(msg string) (fieldViolation, bool) {
 	line, col, _ := strings.Cut(pos, ":")
 	where := "at line " + line + ", column " + col
 	if strings.Contains(msg[:i], "syntax error") {
-		return fieldViolation{"", "INVALID_JSON", "the request is not valid JSON " + where + ": " + rest}, true
+		// What protojson says next quotes the token ("unexpected token x", "invalid value x"),
+		// which may be a secret sent unquoted: the position is enough.
+		return fieldViolation{"", "INVALID_JSON", "the request is not valid JSON " + where}, true
 	}
 	if f, ok := strings.CutPrefix(rest, "unknown field "); ok {
 		f = strings.Trim(f, `"`)
@@ -256,14 +258,30 @@ func decodeViolation(msg string) (fieldViolation, bool) {
 			case "enum":
 				reason, want = "INVALID_ENUM", "one of its allowed values"
 			}
-			switch raw {
-			case "[":
-				raw = "a list"
-			case "{":
-				raw = "an object"
+			if kind != "enum" { // an enum's value names no secret, and it is the useful part
+				raw = jsonKind(raw)
 			}
 			return fieldViolation{name, reason, name + " must be " + want + ", not " + raw}, true
 		}
 	}
-	return fieldViolation{"", "INVALID_JSON", "the request is invalid " + where + ": " + rest}, true
+	return fieldViolation{"", "INVALID_JSON", "the request is invalid " + where}, true
+}
+
+// jsonKind names the kind of a JSON token without repeating it: the value may be a password
+// or a client secret given the wrong type (`"password": 12345`).
+func jsonKind(tok string) string {
+	switch {
+	case tok == "[":
+		return "a list"
+	case tok == "{":
+		return "an object"
+	case tok == "true" || tok == "false":
+		return "true or false"
+	case tok == "null":
+		return "null"
+	case strings.HasPrefix(tok, `"`):
+		return "a string"
+	default:
+		return "a number"
+	}
 }

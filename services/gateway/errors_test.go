@@ -53,8 +53,8 @@ func TestTranslate(t *testing.T) {
 			wantHTTP: http.StatusBadRequest,
 			wantMsg:  "err-invalid-request-body",
 			check: func(t *testing.T, args map[string]any, _ any) {
-				require.Equal(t, "CnlRsn must be a string, not 1", args["errorLocation"])
-				require.Equal(t, []map[string]string{{"field": "CnlRsn", "message": "CnlRsn must be a string, not 1", "reason": "INVALID_TYPE"}}, args["errors"])
+				require.Equal(t, "CnlRsn must be a string, not a number", args["errorLocation"])
+				require.Equal(t, []map[string]string{{"field": "CnlRsn", "message": "CnlRsn must be a string, not a number", "reason": "INVALID_TYPE"}}, args["errors"])
 				require.Equal(t, "ERROR_REASON_INVALID_REQUEST", args["reason"])
 				require.NotContains(t, args["detail"], "proto")
 			},
@@ -74,7 +74,7 @@ func TestTranslate(t *testing.T) {
 			wantHTTP: http.StatusBadRequest,
 			wantMsg:  "err-invalid-request-body",
 			check: func(t *testing.T, args map[string]any, _ any) {
-				require.Equal(t, "the request is not valid JSON at line 2, column 5: unexpected token }", args["errorLocation"])
+				require.Equal(t, "the request is not valid JSON at line 2, column 5", args["errorLocation"])
 				require.Equal(t, "INVALID_JSON", args["errors"].([]map[string]string)[0]["reason"])
 			},
 		},
