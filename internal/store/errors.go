@@ -48,16 +48,20 @@ func IsUniqueViolation(err error) bool {
 
 // IsUnavailable reports whether err means that the database could not take the statement
 // now, and may later: PostgreSQL unreachable, its connection lost, the server shutting down,
-// starting or out of connections, a serialization failure or deadlock; SQLite's write lock
-// held by another connection past the busy timeout. A statement that failed so may or may not
+// starting or out of connections or other resources (a full disk, memory), a read-only
+// server (a standby after a failover), an I/O error, a serialization failure or deadlock;
+// SQLite's write lock held by another connection past the busy timeout, its disk full, its
+// file unwritable or failing I/O. A statement that failed so may or may not
 // have been applied (a connection lost during COMMIT), so callers treat it as not known.
 func IsUnavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch c := pgErr.Code; {
 		case strings.HasPrefix(c, "08"), // connection_exception
+			strings.HasPrefix(c, "53"),               // insufficient_resources: disk_full, out_of_memory, too_many_connections
+			strings.HasPrefix(c, "58"),               // system_error: io_error
 			c == "57P01", c == "57P02", c == "57P03", // admin or crash shutdown, cannot connect now
-			c == "53300",               // too_many_connections
+			c == "25006",               // read_only_sql_transaction: a standby
 			c == "40001", c == "40P01": // serialization_failure, deadlock_detected
 			return true
 		}
@@ -66,7 +70,11 @@ func IsUnavailable(err error) bool {
 	var sqErr *sqlite.Error
 	if errors.As(err, &sqErr) {
 		code := sqErr.Code() & 0xff // the primary result code
-		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+		switch code {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY:
+			return true
+		}
+		return false
 	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error

@@ -442,3 +442,29 @@ func TestIsUnavailable_Outage(t *testing.T) {
 		require.Equal(t, 2, countInvoices(t, db))
 	})
 }
+
+// A full disk is an outage too: the write fails as unavailable, what was stored stays as it
+// was and readable, and writes work again once there is room.
+func TestIsUnavailable_FullDisk(t *testing.T) {
+	t.Parallel()
+	storetest.EachWithFullDisk(t, func(t *testing.T, db *store.DB, o storetest.Outage) {
+		t.Parallel()
+		withInvoices(t, db)
+		ctx := t.Context()
+		insert := `INSERT INTO invoices (gstin, doc_no, irn) VALUES ($1, $2, $3)`
+		big := strings.Repeat("x", 20_000) // more than the pages there are: it must grow the file
+		_, err := db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/1", "a")
+		require.NoError(t, err)
+
+		o.Start()
+		_, err = db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/2", big)
+		require.Error(t, err)
+		require.True(t, store.IsUnavailable(fmt.Errorf("save invoice: %w", err)), "got %v", err)
+		require.Equal(t, 1, countInvoices(t, db), "reads work, and nothing half-written")
+
+		o.End()
+		_, err = db.ExecContext(ctx, insert, "29AAACI1681G1ZS", "INV/2", big)
+		require.NoError(t, err)
+		require.Equal(t, 2, countInvoices(t, db))
+	})
+}

@@ -64,7 +64,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 			return nil, err
 		}
 	case err != nil:
-		return nil, storeFailed(err, "")
+		return nil, s.storeFailed(ctx, err, "")
 	}
 	if err := authorize(ctx, rec.Key.SellerGSTIN); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	}
 	defer unlock()
 	if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {
-		return nil, storeFailed(err, "")
+		return nil, s.storeFailed(ctx, err, "")
 	}
 	switch rec.State {
 	case stateCancelled:

@@ -154,9 +154,15 @@ func notFound(msg string, meta map[string]string) error {
 // storeFailed is the answer to a failed read or write of the store that leaves nothing the
 // IRP did unrecorded: STORE_UNAVAILABLE (retry later) when the database cannot take it now,
 // else an internal error. note, if any, tells the caller more ("nothing was sent to the IRP").
-func storeFailed(err error, note string) error {
+// The database's own message goes to the log only: it may quote stored values.
+func (s *Service) storeFailed(ctx context.Context, err error, note string) error {
 	if !store.IsUnavailable(err) {
-		return internal(err.Error())
+		s.log.ErrorContext(ctx, "einvoice: store failed", "error", err.Error())
+		msg := "internal error"
+		if note != "" {
+			msg += "; " + note
+		}
+		return internal(msg)
 	}
 	msg := "irpgate's database is unavailable; "
 	if note != "" {
@@ -174,7 +180,8 @@ func (s *Service) notStored(ctx context.Context, d unsettledDoc, what string, me
 	s.log.ErrorContext(ctx, "the IRP's answer could not be stored; it is stored once the database takes writes again",
 		"irn", meta["irn"], "error", err.Error())
 	if !store.IsUnavailable(err) {
-		return internal(what + " but could not be stored: " + err.Error())
+		return platform.Status(codes.Internal, errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED, what+
+			" but could not be stored (internal error); irpgate stores it in the background, and sending the same request again answers it", meta).Err()
 	}
 	return platform.StoreUnavailable(what+" but irpgate's database is unavailable; irpgate stores it once the "+
 		"database is back, and sending the same request again answers it", meta)

@@ -88,7 +88,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	if key := idemKey; key != "" {
 		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
 		if err != nil {
-			return nil, storeFailed(err, "nothing was sent to the IRP")
+			return nil, s.storeFailed(ctx, err, "nothing was sent to the IRP")
 		}
 		if prev != nil && prev.BodySHA256 != bodySum {
 			return nil, platform.Status(grpccodes.AlreadyExists, errorsv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
@@ -110,7 +110,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	}
 	existing, err := s.docs.claimPending(ctx, rec)
 	if err != nil {
-		return nil, storeFailed(err, "nothing was sent to the IRP")
+		return nil, s.storeFailed(ctx, err, "nothing was sent to the IRP")
 	}
 	if existing != nil && existing.unverified() {
 		// The IRP has it already: never send it again, only check its signed answer anew.
@@ -144,7 +144,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	}
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, k)
 	if err != nil {
-		return nil, storeFailed(fmt.Errorf("read stored registration: %w", err), "")
+		return nil, s.storeFailed(ctx, fmt.Errorf("read stored registration: %w", err), "")
 	}
 	return &einvoicev1.GenerateIrnResponse{Details: detailsOf(stored), Replayed: replayed}, nil
 }
@@ -434,12 +434,12 @@ func (s *Service) reverify(ctx context.Context, r *record) (*record, error) {
 		signed = &signedDocument{BuyerGSTIN: c.BuyerDtls.Gstin, TotInvVal: c.ValDtls.TotInvVal, Data: string(data)}
 	}
 	if err := s.docs.markVerified(ctx, r, signed); err != nil {
-		return nil, storeFailed(err, "")
+		return nil, s.storeFailed(ctx, err, "")
 	}
 	s.log.InfoContext(ctx, "a stored registration verifies now", "irn", r.IRN, "state", verifiedState(r.State))
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, r.Key)
 	if err != nil {
-		return nil, storeFailed(fmt.Errorf("read stored registration: %w", err), "")
+		return nil, s.storeFailed(ctx, fmt.Errorf("read stored registration: %w", err), "")
 	}
 	return stored, nil
 }

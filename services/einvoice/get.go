@@ -44,7 +44,7 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 		}
 		return &einvoicev1.GetIrnResponse{Details: detailsOf(rec)}, nil
 	case err != nil && !store.IsNotFound(err):
-		return nil, storeFailed(err, "")
+		return nil, s.storeFailed(ctx, err, "")
 	}
 	gstin := strings.ToUpper(strings.TrimSpace(req.GetGstin()))
 	if gstin == "" && rec != nil {
@@ -137,7 +137,7 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 		}
 		return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec)}, nil
 	case err != nil && !store.IsNotFound(err):
-		return nil, storeFailed(err, "")
+		return nil, s.storeFailed(ctx, err, "")
 	}
 	docDate := req.GetDocDate()
 	if docDate == "" && rec != nil {
@@ -214,11 +214,11 @@ func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irp
 	pctx, cancel := persistContext(ctx)
 	defer cancel()
 	if err := s.docs.upsertRegistered(pctx, rec, det); err != nil {
-		return nil, storeFailed(err, "")
+		return nil, s.storeFailed(ctx, err, "")
 	}
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, rec.Key)
 	if err != nil {
-		return nil, storeFailed(err, "")
+		return nil, s.storeFailed(ctx, err, "")
 	}
 	return stored, nil
 }

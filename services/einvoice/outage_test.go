@@ -55,33 +55,42 @@ func TestDatabaseOutageBeforeSending(t *testing.T) {
 	})
 }
 
-// A registration the IRP made while the database went down is not lost: the caller learns
-// its IRN and AckNo and is told to retry, and the background settling stores the IRP's
-// signed answer once the database is back, without sending the document again.
+// A registration the IRP made while the database went down, or its disk filled, is not
+// lost: the caller learns its IRN and AckNo and is told to retry, and the background
+// settling stores the IRP's signed answer once the database is back, without sending the
+// document again.
 func TestRegistrationIsStoredAfterADatabaseOutage(t *testing.T) {
-	storetest.EachWithOutage(t, func(t *testing.T, db *store.DB, o storetest.Outage) {
-		e := setup(t, db)
-		svc := serviceOnAnswer(t, e, "/Invoice", o.Start)
-		body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+	for name, each := range map[string]func(*testing.T, func(*testing.T, *store.DB, storetest.Outage), ...storetest.Option){
+		"down": storetest.EachWithOutage, "disk-full": storetest.EachWithFullDisk,
+	} {
+		t.Run(name, func(t *testing.T) {
+			each(t, func(t *testing.T, db *store.DB, o storetest.Outage) {
+				e := setup(t, db)
+				svc := serviceOnAnswer(t, e, "/Invoice", o.Start)
+				// Twenty lines: the signed answer is more than a page, so storing it needs
+				// room a full disk does not have.
+				body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 20))
 
-		_, err := svc.GenerateIrn(sellerContext(t), &einvoicev1.GenerateIrnRequest{Invoice: body})
-		meta := requireStoreUnavailable(t, err)
-		regs := e.sb.Registered()
-		require.Len(t, regs, 1)
-		require.Equal(t, regs[0].Irn, meta["irn"])
-		require.Equal(t, strconv.FormatInt(regs[0].AckNo, 10), meta["ack_no"])
-		require.Contains(t, status.Convert(err).Message(), regs[0].Irn)
+				_, err := svc.GenerateIrn(sellerContext(t), &einvoicev1.GenerateIrnRequest{Invoice: body})
+				meta := requireStoreUnavailable(t, err)
+				regs := e.sb.Registered()
+				require.Len(t, regs, 1)
+				require.Equal(t, regs[0].Irn, meta["irn"])
+				require.Equal(t, strconv.FormatInt(regs[0].AckNo, 10), meta["ack_no"])
+				require.Contains(t, status.Convert(err).Message(), regs[0].Irn)
 
-		o.End()
-		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State, "not stored during the outage")
-		requireSettled(t, svc, db, regs[0])
-		require.Equal(t, int64(1), e.sb.Stats().GenerateCalls, "settled without sending again")
+				o.End()
+				require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State, "not stored during the outage")
+				requireSettled(t, svc, db, regs[0])
+				require.Equal(t, int64(1), e.sb.Stats().GenerateCalls, "settled without sending again")
 
-		res, err := svc.GenerateIrn(sellerContext(t), &einvoicev1.GenerateIrnRequest{Invoice: body})
-		require.NoError(t, err)
-		require.True(t, res.GetReplayed())
-		require.Equal(t, regs[0].Irn, res.GetDetails().GetIrn())
-	})
+				res, err := svc.GenerateIrn(sellerContext(t), &einvoicev1.GenerateIrnRequest{Invoice: body})
+				require.NoError(t, err)
+				require.True(t, res.GetReplayed())
+				require.Equal(t, regs[0].Irn, res.GetDetails().GetIrn())
+			})
+		})
+	}
 }
 
 // Likewise a cancellation the IRP made while the database went down.
@@ -104,5 +113,47 @@ func TestCancellationIsStoredAfterADatabaseOutage(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
+	})
+}
+
+// A write that fails for a reason other than an outage (here a trigger refuses it) is an
+// internal error that does not repeat the database's message, which may quote stored values.
+// When the IRP had registered the document, the caller still learns its IRN and AckNo, and
+// the registration is stored once writes work again.
+func TestStoreFailureKeepsTheDatabaseMessageToTheLog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		const dbMessage = "row of 29AAACP7879D1Z0 refused"
+		refuse := func() {
+			stmts := []string{`CREATE TRIGGER refuse BEFORE UPDATE ON einvoice_documents
+				BEGIN SELECT RAISE(ABORT, '` + dbMessage + `'); END`}
+			if db.Dialect() == store.Postgres {
+				stmts = []string{`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+					BEGIN RAISE EXCEPTION '` + dbMessage + `' USING ERRCODE = 'check_violation'; END $$`,
+					`CREATE TRIGGER refuse BEFORE UPDATE ON einvoice_documents FOR EACH ROW EXECUTE FUNCTION refuse()`}
+			}
+			for _, q := range stmts {
+				_, err := db.ExecContext(t.Context(), q)
+				require.NoError(t, err)
+			}
+		}
+		svc := serviceOnAnswer(t, e, "/Invoice", refuse)
+
+		_, err := svc.GenerateIrn(sellerContext(t), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.Equal(t, codes.Internal, status.Code(err), "%v", err)
+		require.NotContains(t, status.Convert(err).Message(), dbMessage)
+		regs := e.sb.Registered()
+		require.Len(t, regs, 1)
+		info, _ := errorInfo(t, err)
+		require.Equal(t, regs[0].Irn, info.GetMetadata()["irn"])
+		require.Equal(t, strconv.FormatInt(regs[0].AckNo, 10), info.GetMetadata()["ack_no"])
+
+		drop := `DROP TRIGGER refuse`
+		if db.Dialect() == store.Postgres {
+			drop += ` ON einvoice_documents`
+		}
+		_, err = db.ExecContext(t.Context(), drop)
+		require.NoError(t, err)
+		requireSettled(t, svc, db, regs[0])
 	})
 }

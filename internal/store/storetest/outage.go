@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -162,5 +164,71 @@ func (p *proxy) restore() {
 	p.mu.Unlock()
 	if !up {
 		p.listen(p.addr)
+	}
+}
+
+// EachWithFullDisk runs fn as the subtests "sqlite" and "postgres", each with its own empty
+// database and an Outage that fills its disk. On SQLite, Start stops the database file from
+// growing (max_page_count) and fills its free pages with a table of its own, so a write that
+// needs a new page fails with SQLITE_FULL, "database or disk is full", while one that fits in
+// the space left in a page goes through, as on a full disk; End empties that table and lets
+// the file grow. On PostgreSQL every INSERT, UPDATE and DELETE on the test's tables fails with
+// the server's disk_full error (SQLSTATE 53100), raised by a trigger that Start adds and End
+// drops. Reads work throughout.
+func EachWithFullDisk(t *testing.T, fn func(t *testing.T, db *store.DB, o Outage), opts ...Option) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		db := SQLite(t, opts...)
+		fn(t, db, Outage{
+			Start: func() {
+				var pages int64
+				if err := db.QueryRowContext(t.Context(), "PRAGMA page_count").Scan(&pages); err != nil {
+					t.Fatalf("storetest: page count: %v", err)
+				}
+				mustExec(t, db, "CREATE TABLE IF NOT EXISTS storetest_filler (b BLOB)")
+				mustExec(t, db, fmt.Sprintf("PRAGMA max_page_count = %d", pages+1))
+				for size := 1 << 16; size > 0; {
+					_, err := db.ExecContext(t.Context(), "INSERT INTO storetest_filler VALUES (zeroblob($1))", size)
+					switch {
+					case store.IsUnavailable(err):
+						size /= 2
+					case err != nil:
+						t.Fatalf("storetest: fill the free pages: %v", err)
+					}
+				}
+			},
+			End: func() {
+				mustExec(t, db, "DELETE FROM storetest_filler")
+				mustExec(t, db, "PRAGMA max_page_count = 4294967294")
+			},
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db := Postgres(t, opts...)
+		onTables := func(stmt string) string {
+			return `DO $$ DECLARE t text; BEGIN
+	FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+		EXECUTE format('` + stmt + `', t);
+	END LOOP;
+END $$`
+		}
+		fn(t, db, Outage{
+			Start: func() {
+				mustExec(t, db, `CREATE OR REPLACE FUNCTION storetest_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
+END $$`)
+				mustExec(t, db, onTables(`CREATE TRIGGER storetest_disk_full BEFORE INSERT OR UPDATE OR DELETE ON %I FOR EACH STATEMENT EXECUTE FUNCTION storetest_disk_full()`))
+			},
+			End: func() { mustExec(t, db, onTables(`DROP TRIGGER IF EXISTS storetest_disk_full ON %I`)) },
+		})
+	})
+}
+
+func mustExec(t *testing.T, db *store.DB, stmt string) {
+	t.Helper()
+	// t.Context may be done when End runs from a cleanup.
+	if _, err := db.ExecContext(context.WithoutCancel(t.Context()), stmt); err != nil {
+		t.Fatalf("storetest: %s: %v", stmt, err)
 	}
 }
