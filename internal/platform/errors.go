@@ -44,6 +44,20 @@ func Status(code codes.Code, reason errorsv1.ErrorReason, msg string, meta map[s
 	return withDetails
 }
 
+// ReasonOf is the ErrorReason of an error built by Status, or UNSPECIFIED.
+func ReasonOf(err error) errorsv1.ErrorReason {
+	st, ok := status.FromError(err)
+	if !ok {
+		return errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == ErrorDomain {
+			return errorsv1.ErrorReason(errorsv1.ErrorReason_value[info.GetReason()])
+		}
+	}
+	return errorsv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+}
+
 // WithRetryDelay adds a google.rpc.RetryInfo to st: the caller should wait d
 // before trying again. The gateway turns it into a Retry-After header.
 func WithRetryDelay(st *status.Status, d time.Duration) *status.Status {

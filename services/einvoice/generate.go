@@ -85,17 +85,46 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	// (Invoice.Digest reads what was decoded). The IRP gets the body as sent.
 	k := inv.Key()
 	bodySum := documentDigest(inv)
-	if key := idemKey; key != "" {
-		prev, err := s.docs.rememberKey(ctx, callerScope(ctx)+key, idempotencyKey{BodySHA256: bodySum, Key: k})
-		if err != nil {
-			return nil, s.storeFailed(ctx, err, "nothing was sent to the IRP")
-		}
-		if prev != nil && prev.BodySHA256 != bodySum {
-			return nil, platform.Status(grpccodes.AlreadyExists, errorsv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
-				"the Idempotency-Key was used before with a different body", map[string]string{IdempotencyKeyHeader: key}).Err()
+	if idemKey == "" {
+		return s.generate(ctx, req, inv, body, irp, bodySum)
+	}
+	scoped := callerScope(ctx) + idemKey
+	prev, err := s.docs.rememberKey(ctx, scoped, idempotencyKey{BodySHA256: bodySum, Key: k})
+	if err != nil {
+		return nil, s.storeFailed(ctx, err, "nothing was sent to the IRP")
+	}
+	if prev != nil && prev.BodySHA256 != bodySum {
+		return nil, platform.Status(grpccodes.AlreadyExists, errorsv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
+			"the Idempotency-Key was used before with a different body", map[string]string{IdempotencyKeyHeader: idemKey}).Err()
+	}
+	res, err := s.generate(ctx, req, inv, body, irp, bodySum)
+	if err != nil && s.tookNoEffect(ctx, k, err) {
+		// Nothing was registered under this key: the caller may use it again, for a corrected
+		// document too (an ERP that keys by its own invoice id), as Stripe frees a key whose
+		// request never ran.
+		if ferr := s.docs.forgetKey(context.WithoutCancel(ctx), scoped, bodySum); ferr != nil {
+			s.log.WarnContext(ctx, "einvoice: could not free an Idempotency-Key", "error", ferr.Error())
 		}
 	}
+	return res, err
+}
 
+// tookNoEffect reports whether a GenerateIrn that failed with err left nothing at the IRP
+// for the document k: it was refused from the store (cancelled, or registered with other
+// content), or the IRP refused it or was never reached (its row is FAILED).
+func (s *Service) tookNoEffect(ctx context.Context, k doc.DocKey, err error) bool {
+	switch platform.ReasonOf(err) {
+	case errorsv1.ErrorReason_ERROR_REASON_DOCUMENT_CANCELLED, errorsv1.ErrorReason_ERROR_REASON_DUPLICATE_CONFLICT:
+		return true
+	}
+	r, rerr := s.docs.byKey(ctx, s.cfg.DB, k)
+	return rerr == nil && r.State == stateFailed
+}
+
+// generate registers the valid document inv (body as sent, bodySum its documentDigest) on
+// irp, or answers it from the store.
+func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnRequest, inv *doc.Invoice, body []byte, irp, bodySum string) (*einvoicev1.GenerateIrnResponse, error) {
+	k := inv.Key()
 	unlock, err := s.locks.lock(ctx, docKeyString(k))
 	if err != nil {
 		return nil, irpFailure(ctx, err)

@@ -380,6 +380,16 @@ func (d *documents) rememberKey(ctx context.Context, key string, k idempotencyKe
 	return prev, nil
 }
 
+// forgetKey frees an Idempotency-Key bound to bodySHA256, so its next use binds anew.
+func (d *documents) forgetKey(ctx context.Context, key, bodySHA256 string) error {
+	_, err := d.db.ExecContext(ctx, `DELETE FROM einvoice_idempotency_keys WHERE idem_key = $1 AND body_sha256 = $2`,
+		key, bodySHA256)
+	if err != nil {
+		return fmt.Errorf("einvoice: free idempotency key: %w", err)
+	}
+	return nil
+}
+
 // keyCutoff is the created_unix_ms at and before which a key has expired at now.
 func (d *documents) keyCutoff(now time.Time) int64 { return now.Add(-d.keyTTL).UnixMilli() }
 

@@ -23,6 +23,7 @@ import (
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
+	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/internal/store"
 	"github.com/irpgate/irpgate/internal/store/storetest"
 	"github.com/irpgate/irpgate/pkg/irpclient"
@@ -333,6 +334,50 @@ func TestIdempotencyKey(t *testing.T) {
 		require.Equal(t, "ERROR_REASON_IDEMPOTENCY_KEY_REUSED", info.GetReason())
 		require.Equal(t, "k-1", info.GetMetadata()["idempotency-key"])
 		require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
+	})
+}
+
+// An Idempotency-Key whose request registered nothing is free again, so an ERP that keys by
+// its own invoice id can send the corrected document with it: after the IRP refused the
+// document, and after irpgate refused it as cancelled. A key that registered stays bound.
+func TestIdempotencyKeyIsFreedWhenNothingWasRegistered(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	now := e.sb.Clock.Now()
+	keyed := func(key string) context.Context {
+		return metadata.AppendToOutgoingContext(t.Context(), einvoice.IdempotencyKeyHeader, key)
+	}
+	generate := func(ctx context.Context, inv map[string]any) (*einvoicev1.GenerateIrnResponse, error) {
+		return e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+	}
+
+	t.Run("refused by the IRP", func(t *testing.T) {
+		inv := invoiceMap(now, "", 1)
+		good := docJSON(t, inv)
+		b := inv["BuyerDtls"].(map[string]any)
+		b["Gstin"], b["Pos"], b["Stcd"], b["Pin"], b["Loc"] = sandbox.GSTINInactive, "29", "29", 570001, "Mysuru"
+		item := inv["ItemList"].([]any)[0].(map[string]any)
+		item["IgstAmt"], item["CgstAmt"], item["SgstAmt"] = 0, 2.5, 2.5
+		inv["ValDtls"] = map[string]any{"AssVal": 100, "CgstVal": 2.5, "SgstVal": 2.5, "TotInvVal": 105}
+		_, err := generate(keyed("erp-1"), inv)
+		require.Equal(t, "ERROR_REASON_IRP_ERROR", platform.ReasonOf(err).String(), "%v", err)
+
+		res, err := e.client.GenerateIrn(keyed("erp-1"), &einvoicev1.GenerateIrnRequest{Invoice: good})
+		require.NoError(t, err, "the corrected document, with the same key")
+		require.False(t, res.GetReplayed())
+	})
+	t.Run("refused as cancelled", func(t *testing.T) {
+		cancelled := invoiceMap(now, "", 1)
+		res, err := generate(t.Context(), cancelled)
+		require.NoError(t, err)
+		_, err = e.client.CancelIrn(t.Context(), &einvoicev1.CancelIrnRequest{Irn: res.GetDetails().GetIrn(), CnlRsn: "1", CnlRem: "Duplicate"})
+		require.NoError(t, err)
+		_, err = generate(keyed("erp-2"), cancelled)
+		require.Equal(t, "ERROR_REASON_DOCUMENT_CANCELLED", platform.ReasonOf(err).String(), "%v", err)
+
+		_, err = generate(keyed("erp-2"), invoiceMap(now, "", 1))
+		require.NoError(t, err, "a new document, with the same key")
+		_, err = generate(keyed("erp-2"), invoiceMap(now, "", 1))
+		require.Equal(t, codes.AlreadyExists, status.Code(err), "bound by the registration: %v", err)
 	})
 }
 
