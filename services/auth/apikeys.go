@@ -160,19 +160,24 @@ func (s *Service) bootstrapAdmin(ctx context.Context, configured string) error {
 	return nil
 }
 
-func normalizeList(in []string, pattern *regexp.Regexp, what string) ([]string, error) {
+// normalizeList upper-cases, de-duplicates and sorts in, and lists each entry that does not
+// match pattern as a violation of field[i].
+func normalizeList(in []string, pattern *regexp.Regexp, field, what string) ([]string, []platform.FieldViolation) {
 	out := make([]string, 0, len(in))
-	for _, v := range in {
+	var vs []platform.FieldViolation
+	for i, v := range in {
 		v = strings.ToUpper(strings.TrimSpace(v))
 		if !pattern.MatchString(v) {
-			return nil, invalidArgument(what, doc.ReasonInvalidFormat, fmt.Sprintf("%q is not a valid %s", v, what))
+			vs = append(vs, platform.FieldViolation{Field: fmt.Sprintf("%s[%d]", field, i), Reason: doc.ReasonInvalidFormat,
+				Description: fmt.Sprintf("%q is not a valid %s", v, what)})
+			continue
 		}
 		if !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out, vs
 }
 
 // CreateApiKey implements authv1.AuthServiceServer.
@@ -180,20 +185,23 @@ func (s *Service) CreateApiKey(ctx context.Context, req *authv1.CreateApiKeyRequ
 	if err := callerauth.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
+	// Everything wrong with the request is reported at once.
+	var vs []platform.FieldViolation
 	tenant := strings.TrimSpace(req.GetTenant())
 	if tenant == "" {
-		return nil, invalidArgument("tenant", doc.ReasonRequired, "tenant is required")
+		vs = append(vs, platform.FieldViolation{Field: "tenant", Reason: doc.ReasonRequired, Description: "tenant is required"})
 	}
-	gstins, err := normalizeList(req.GetGstins(), gstinPattern, "gstins")
-	if err != nil {
-		return nil, err
+	gstins, bad := normalizeList(req.GetGstins(), gstinPattern, "gstins", "GSTIN")
+	vs = append(vs, bad...)
+	pans, bad := normalizeList(req.GetPans(), panPattern, "pans", "PAN")
+	vs = append(vs, bad...)
+	if !req.GetAdmin() && len(req.GetGstins()) == 0 && len(req.GetPans()) == 0 {
+		vs = append(vs, platform.FieldViolation{Field: "gstins", Reason: doc.ReasonRequired,
+			Description: "a key that is not admin must list at least one GSTIN or PAN"})
 	}
-	pans, err := normalizeList(req.GetPans(), panPattern, "pans")
-	if err != nil {
-		return nil, err
-	}
-	if !req.GetAdmin() && len(gstins) == 0 && len(pans) == 0 {
-		return nil, invalidArgument("gstins", doc.ReasonRequired, "a key that is not admin must list at least one GSTIN or PAN")
+	if len(vs) > 0 {
+		return nil, platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST,
+			"the API key request is invalid", nil, vs...).Err()
 	}
 	id, key, err := newAPIKey()
 	if err != nil {

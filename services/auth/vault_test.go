@@ -14,6 +14,40 @@ import (
 	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
 )
 
+// fieldViolations maps each field violation of err to its reason.
+func fieldViolations(err error) (reasons, descriptions map[string]string) {
+	reasons, descriptions = map[string]string{}, map[string]string{}
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				reasons[v.GetField()], descriptions[v.GetField()] = v.GetReason(), v.GetDescription()
+			}
+		}
+	}
+	return reasons, descriptions
+}
+
+// An API key request with several faults names every one at once, each entry of a list by
+// its index, and creates no key.
+func TestCreateApiKey_NamesEveryFault(t *testing.T) {
+	h := startAuth(t, storetest.SQLite(t), sandboxtest.Start(t), t.TempDir())
+	_, err := h.client.CreateApiKey(h.admin(t), &authv1.CreateApiKeyRequest{
+		Tenant: " ", Gstins: []string{"29AWGPV7107B1Z1", "29AWGPV7107B1Z"}, Pans: []string{"ABCDE1234"},
+	})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	got, says := fieldViolations(err)
+	require.Equal(t, map[string]string{"tenant": "REQUIRED", "gstins[1]": "INVALID_FORMAT", "pans[0]": "INVALID_FORMAT"}, got)
+	require.Equal(t, `"29AWGPV7107B1Z" is not a valid GSTIN`, says["gstins[1]"])
+
+	_, err = h.client.CreateApiKey(h.admin(t), &authv1.CreateApiKeyRequest{Tenant: "acme"})
+	got, _ = fieldViolations(err)
+	require.Equal(t, map[string]string{"gstins": "REQUIRED"}, got, "a key for no GSTIN is not admin's by default")
+
+	keys, err := h.client.ListApiKeys(h.admin(t), &authv1.ListApiKeysRequest{Tenant: "acme"})
+	require.NoError(t, err)
+	require.Empty(t, keys.GetKeys())
+}
+
 // A credential with several faults names every one at once, each with its field and rule,
 // and stores nothing; one for an IRP irpgate has no URL for is refused, since it could
 // never be used.
@@ -24,14 +58,7 @@ func TestRegisterCredential_NamesEveryFault(t *testing.T) {
 			Gstin: "29ABC", Irp: "nic9", ClientSecret: "s", Username: "u",
 		})
 		require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
-		got, says := map[string]string{}, map[string]string{}
-		for _, d := range status.Convert(err).Details() {
-			if br, ok := d.(*errdetails.BadRequest); ok {
-				for _, v := range br.GetFieldViolations() {
-					got[v.GetField()], says[v.GetField()] = v.GetReason(), v.GetDescription()
-				}
-			}
-		}
+		got, says := fieldViolations(err)
 		require.Equal(t, map[string]string{
 			"gstin": "INVALID_FORMAT", "irp": "INVALID_ENUM", "client_id": "REQUIRED", "password": "REQUIRED",
 		}, got)
