@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 				return nil, err
 			}
 		}
-		h, err := gateway.New(ctx, conns, gateway.Options{TracerProvider: s.tel.Tracer, Registry: s.tel.Registry})
+		h, err := gateway.New(ctx, conns, gateway.Options{TracerProvider: s.tel.Tracer, MeterProvider: s.tel.Meter, Registry: s.tel.Registry})
 		if err != nil {
 			return nil, err
 		}

@@ -108,6 +108,39 @@ func TestOpenAPIAndMetricsServed(t *testing.T) {
 
 // One REST request makes one trace: the gateway's HTTP span is the root, the
 // gRPC client span its child, the gRPC server span the client's child.
+// /metrics counts REST requests by method, route template and status: one series for every
+// get-by-IRN, not one per IRN.
+func TestRESTMetricsByRoute(t *testing.T) {
+	srv, _ := startAll(t)
+	irn := strings.Repeat("ab", 32)
+	for range 2 {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.HTTPAddr+"/v1/einvoice/irn/"+irn, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Api-Key", testAdminKey)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusNotFound, res.StatusCode)
+	}
+
+	res, err := http.Get("http://" + srv.HTTPAddr + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	var count string
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "http_server_request_duration_seconds_count{") &&
+			strings.Contains(line, `http_route="/v1/einvoice/irn/{irn}"`) &&
+			strings.Contains(line, `http_response_status_code="404"`) &&
+			strings.Contains(line, `http_request_method="GET"`) {
+			count = strings.TrimSpace(line[strings.LastIndexByte(line, ' '):])
+		}
+	}
+	require.Equal(t, "2", count, "the 404s of the route, in:\n%s", body)
+	require.NotContains(t, string(body), irn, "no series names the IRN")
+}
+
 func TestOneRESTRequestOneTrace(t *testing.T) {
 	srv, exp := startAll(t)
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.HTTPAddr+"/v1/gstin/29AWGPV7107B1Z1", nil)
@@ -122,7 +155,7 @@ func TestOneRESTRequestOneTrace(t *testing.T) {
 	for i := range spans {
 		sp := &spans[i]
 		switch {
-		case sp.SpanKind == oteltrace.SpanKindServer && strings.HasPrefix(sp.Name, "GET /v1/gstin/"):
+		case sp.SpanKind == oteltrace.SpanKindServer && sp.Name == "GET /v1/gstin/{gstin}": // the route, not the GSTIN
 			gw = sp
 		case sp.SpanKind == oteltrace.SpanKindClient && sp.Name == "irpgate.gstin.v1.GstinService/GetGstinDetails":
 			client = sp

@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -33,6 +35,7 @@ import (
 // Options configures the gateway.
 type Options struct {
 	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider // REST request metrics (http.server.*), by route
 	Registry       *prometheus.Registry // served at /metrics when set
 }
 
@@ -88,6 +91,7 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 		// Document numbers may hold "/" (INV/2026-27/001): sent as %2F in a path
 		// segment, it is decoded after routing.
 		runtime.WithUnescapingMode(runtime.UnescapingModeAllCharacters),
+		runtime.WithMiddlewares(routeLabel),
 	)
 	for _, err := range []error{
 		authv1.RegisterAuthServiceHandlerClient(ctx, mux, authv1.NewAuthServiceClient(conns.Auth)),
@@ -131,10 +135,31 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 	}
 	return otelhttp.NewHandler(withRequestID(h), "gateway",
 		otelhttp.WithTracerProvider(o.TracerProvider),
+		otelhttp.WithMeterProvider(o.MeterProvider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }),
 	), nil
+}
+
+// routeLabel names the request by its route's template (/v1/einvoice/irn/{irn}): the
+// metrics' http.route, so they count requests per route and not per IRN, and the span's name
+// and http.route, as OpenTelemetry's HTTP conventions ask.
+func routeLabel(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if pat, ok := runtime.HTTPPattern(r.Context()); ok {
+			// The pattern writes a variable as {irn=*}; the route template is {irn}.
+			route := semconv.HTTPRoute(strings.ReplaceAll(pat.String(), "=*}", "}"))
+			if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
+				l.Add(route)
+			}
+			if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+				span.SetName(r.Method + " " + route.Value.AsString())
+				span.SetAttributes(route)
+			}
+		}
+		next(w, r, params)
+	}
 }
 
 // checkQuery refuses a query string the route does not take (queryViolations) with a 400 in
