@@ -29,3 +29,9 @@ func WithClock(now func() time.Time) Option {
 func WithLeeway(d time.Duration) Option {
 	return func(v *Verifier) { v.leeway = d }
 }
+
+// WithAPIKeys lets a caller send its API key (metadata x-api-key) instead of a bearer token:
+// the key is exchanged for a token through keys, and that token is verified as any other.
+func WithAPIKeys(keys *APIKeys) Option {
+	return func(v *Verifier) { v.apiKeys = keys }
+}

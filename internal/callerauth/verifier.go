@@ -56,6 +56,7 @@ type Verifier struct {
 	public     map[string]bool
 	now        func() time.Time
 	leeway     time.Duration
+	apiKeys    *APIKeys // nil: bearer tokens only
 
 	// verified remembers tokens that passed, so a caller's token is checked
 	// once and not on every RPC (an Ed25519 verify costs about 100 µs).
@@ -102,7 +103,19 @@ func (v *Verifier) Authenticate(ctx context.Context, fullMethod string) (context
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	values := md.Get(authorizationHeader)
+	if len(values) == 0 && v.apiKeys != nil {
+		if keys := md.Get(APIKeyHeader); len(keys) > 0 && strings.TrimSpace(keys[0]) != "" {
+			tok, err := v.apiKeys.Token(ctx, strings.TrimSpace(keys[0]))
+			if err != nil {
+				return nil, err
+			}
+			values = []string{tok}
+		}
+	}
 	if len(values) == 0 {
+		if v.apiKeys != nil {
+			return nil, unauthenticated("missing credentials: give authorization: Bearer <token> or x-api-key: <API key>")
+		}
 		return nil, unauthenticated("missing bearer token (authorization: Bearer <token>)")
 	}
 	// A service call may carry both its own token and the end caller's,

@@ -53,6 +53,8 @@ type e2e struct {
 	certs  []*x509.Certificate
 	seller string // bearer token of a caller limited to e2eSeller
 	other  string // bearer token of a caller limited to e2eOther
+
+	sellerKey, otherKey string // their API keys
 }
 
 func startE2E(t testing.TB, databaseURL string) *e2e {
@@ -175,12 +177,47 @@ func startE2ETarget(t testing.TB, target, databaseURL string, exp *tracetest.InM
 			}
 		}
 	}
-	for gstin, dst := range map[string]*string{e2eSeller: &e.seller, e2eOther: &e.other} {
+	for gstin, dst := range map[string][2]*string{e2eSeller: {&e.seller, &e.sellerKey}, e2eOther: {&e.other, &e.otherKey}} {
 		k, err := auth.CreateApiKey(admin, &authv1.CreateApiKeyRequest{Tenant: "e2e", Gstins: []string{gstin}})
 		require.NoError(t, err)
-		*dst = token(t, auth, k.GetApiKey())
+		*dst[0], *dst[1] = token(t, auth, k.GetApiKey()), k.GetApiKey()
 	}
 	return e
+}
+
+// gRPC callers may send their API key as x-api-key metadata, as REST callers send the
+// X-Api-Key header, with everything in one process and with einvoice apart from auth.
+func TestGRPCCallersMaySendTheirAPIKey(t *testing.T) {
+	for name, start := range map[string]func(*testing.T) *e2e{
+		"one process":              func(t *testing.T) *e2e { return startE2EWith(t, "", nil) },
+		"einvoice apart from auth": func(t *testing.T) *e2e { return startE2EThreeWay(t, tracetest.NewInMemoryExporter()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := start(t)
+			c := einvoicev1.NewEInvoiceServiceClient(e.conn)
+			withKey := func(key string) context.Context {
+				return metadata.AppendToOutgoingContext(t.Context(), "x-api-key", key)
+			}
+			body, err := json.Marshal(e2eInvoice(""))
+			require.NoError(t, err)
+
+			res, err := c.GenerateIrn(withKey(e.sellerKey), &einvoicev1.GenerateIrnRequest{Invoice: body})
+			require.NoError(t, err)
+			irn := res.GetDetails().GetIrn()
+			got, err := c.GetIrn(withKey(e.sellerKey), &einvoicev1.GetIrnRequest{Irn: irn})
+			require.NoError(t, err)
+			require.Equal(t, irn, got.GetDetails().GetIrn())
+
+			_, err = c.GetIrn(withKey(e.otherKey), &einvoicev1.GetIrnRequest{Irn: irn})
+			require.Equal(t, codes.NotFound, status.Code(err), "a key for another GSTIN learns nothing of it: %v", err)
+			_, err = c.GetIrn(withKey("irpg_not-a-key"), &einvoicev1.GetIrnRequest{Irn: irn})
+			require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+			require.Contains(t, status.Convert(err).Message(), "unknown or revoked API key")
+			_, err = c.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: irn})
+			require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+			require.Contains(t, status.Convert(err).Message(), "x-api-key")
+		})
+	}
 }
 
 func token(t testing.TB, auth authv1.AuthServiceClient, apiKey string) string {

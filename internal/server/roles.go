@@ -73,14 +73,15 @@ func (d *deps) prepare(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
-		d.verifier = d.auth.Verifier(callerauth.WithServiceKey(key))
+		d.verifier = d.auth.Verifier(callerauth.WithServiceKey(key), callerauth.WithAPIKeys(callerauth.NewAPIKeys(d.auth)))
 		return d.registerSandboxUsers(ctx)
 	}
 	conn, err := s.dial(s.serviceAddr(RoleAuth, s.cfg.AuthAddr))
 	if err != nil {
 		return err
 	}
-	d.verifier = callerauth.NewVerifier(callerauth.GRPCKeySource(conn), callerauth.WithServiceKey(key))
+	d.verifier = callerauth.NewVerifier(callerauth.GRPCKeySource(conn), callerauth.WithServiceKey(key),
+		callerauth.WithAPIKeys(callerauth.NewAPIKeys(callerauth.GRPCTokenIssuer(conn))))
 	return nil
 }
 

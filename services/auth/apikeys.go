@@ -25,7 +25,7 @@ import (
 )
 
 // APIKeyHeader is the metadata key (and REST header) IssueToken reads the key from.
-const APIKeyHeader = "x-api-key"
+const APIKeyHeader = callerauth.APIKeyHeader
 
 // apiKeyPrefix marks the keys irpgate makes, so secret scanners can spot them.
 const apiKeyPrefix = "irpg_"

@@ -1,35 +1,21 @@
 package gateway
 
 import (
-	"context"
-	"crypto/sha256"
 	"net/http"
-	"sync"
-	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
-	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
+	"github.com/irpgate/irpgate/internal/callerauth"
 )
 
 // apiKeyExchanger lets REST callers send `X-Api-Key` instead of a bearer
 // token: the gateway exchanges the key for a short-lived token with
-// AuthService.IssueToken and caches it (by the key's hash) until shortly
-// before it expires. Services still only ever see verified tokens.
-type apiKeyExchanger struct {
-	auth authv1.AuthServiceClient
-	mu   sync.Mutex
-	toks map[[32]byte]cachedToken
-}
-
-type cachedToken struct {
-	token   string
-	expires time.Time
-}
+// AuthService.IssueToken (callerauth.APIKeys keeps it until shortly before it
+// expires), so the services behind it see only tokens.
+type apiKeyExchanger struct{ keys *callerauth.APIKeys }
 
 func newAPIKeyExchanger(conn grpc.ClientConnInterface) *apiKeyExchanger {
-	return &apiKeyExchanger{auth: authv1.NewAuthServiceClient(conn), toks: map[[32]byte]cachedToken{}}
+	return &apiKeyExchanger{keys: callerauth.NewAPIKeys(callerauth.GRPCTokenIssuer(conn))}
 }
 
 func (x *apiKeyExchanger) wrap(next http.Handler) http.Handler {
@@ -39,7 +25,7 @@ func (x *apiKeyExchanger) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		tok, err := x.token(r.Context(), key)
+		tok, err := x.keys.Token(r.Context(), key)
 		if err != nil {
 			errorHandler(r.Context(), nil, nil, w, r, err)
 			return
@@ -48,23 +34,4 @@ func (x *apiKeyExchanger) wrap(next http.Handler) http.Handler {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (x *apiKeyExchanger) token(ctx context.Context, key string) (string, error) {
-	h := sha256.Sum256([]byte(key))
-	x.mu.Lock()
-	c, ok := x.toks[h]
-	x.mu.Unlock()
-	if ok && time.Until(c.expires) > 30*time.Second {
-		return c.token, nil
-	}
-	ctx = metadata.AppendToOutgoingContext(ctx, "x-api-key", key)
-	res, err := x.auth.IssueToken(ctx, &authv1.IssueTokenRequest{})
-	if err != nil {
-		return "", err
-	}
-	x.mu.Lock()
-	x.toks[h] = cachedToken{token: res.GetAccessToken(), expires: res.GetExpireTime().AsTime()}
-	x.mu.Unlock()
-	return res.GetAccessToken(), nil
 }
