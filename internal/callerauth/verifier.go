@@ -110,6 +110,13 @@ func (v *Verifier) Authenticate(ctx context.Context, fullMethod string) (context
 				return nil, err
 			}
 			values = []string{tok}
+			// From here on the call carries the token, not the key: calls this one makes
+			// forward the caller's token as they do a bearer caller's, and the key goes no
+			// further.
+			md = md.Copy()
+			md.Delete(APIKeyHeader)
+			md.Set(authorizationHeader, "Bearer "+tok)
+			ctx = metadata.NewIncomingContext(ctx, md)
 		}
 	}
 	if len(values) == 0 {
