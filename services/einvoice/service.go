@@ -223,14 +223,6 @@ func (s *Service) ListBuyerInvoices(context.Context, *einvoicev1.ListBuyerInvoic
 	return nil, platform.Unimplemented("ListBuyerInvoices")
 }
 
-func (s *Service) GetInvoicePdf(context.Context, *einvoicev1.GetInvoicePdfRequest) (*einvoicev1.GetInvoicePdfResponse, error) {
-	return nil, platform.Unimplemented("GetInvoicePdf")
-}
-
-func (s *Service) GetQrImage(context.Context, *einvoicev1.GetQrImageRequest) (*einvoicev1.GetQrImageResponse, error) {
-	return nil, platform.Unimplemented("GetQrImage")
-}
-
 // keyedMutex serialises work on one document inside the process, so concurrent requests
 // for it make one IRP call and the others answer from the store. Across replicas the
 // pending row and the IRP's DUPIRN keep it correct, only with an extra call.

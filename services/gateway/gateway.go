@@ -71,7 +71,13 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 		}),
 		// withRequestID has put the request's id on the answer already, and the services
 		// echo that same id: passing their header on would write X-Request-Id twice.
-		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		// Only a printout's file name passes, as Content-Disposition.
+		runtime.WithOutgoingHeaderMatcher(func(k string) (string, bool) {
+			if k == "content-disposition" { // einvoice.ContentDispositionKey
+				return "Content-Disposition", true
+			}
+			return "", false
+		}),
 		// Answers carry their length rather than being chunked.
 		runtime.WithWriteContentLength(),
 		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {

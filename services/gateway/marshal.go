@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -111,6 +112,18 @@ func keyBefore(raw []byte, line, col int) string {
 		return ""
 	}
 	return string(m[1])
+}
+
+// ContentType is the file's own type for an answer whose body is a google.api.HttpBody
+// field (response_body: "file", the PDF and the QR image): grpc-gateway asks the type of
+// the whole answer, which runtime.HTTPBodyMarshaler does not see through.
+func (m nicJSON) ContentType(v any) string {
+	if rb, ok := v.(interface{ XXX_ResponseBody() any }); ok {
+		if hb, ok := rb.XXX_ResponseBody().(*httpbody.HttpBody); ok && hb.GetContentType() != "" {
+			return hb.GetContentType()
+		}
+	}
+	return m.JSONPb.ContentType(v)
 }
 
 // Marshal writes a proto message with protojson straight into a buffer sized for it (the

@@ -2086,8 +2086,11 @@ func (x *ListBuyerInvoicesResponse) GetNextPageToken() string {
 }
 
 type GetInvoicePdfRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Irn           string                 `protobuf:"bytes,1,opt,name=irn,proto3" json:"irn,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Irn   string                 `protobuf:"bytes,1,opt,name=irn,proto3" json:"irn,omitempty"`
+	// Seller GSTIN for the IRP call when the IRN is not in the store (as GetIrn).
+	Gstin         string `protobuf:"bytes,2,opt,name=gstin,proto3" json:"gstin,omitempty"`
+	Irp           string `protobuf:"bytes,3,opt,name=irp,proto3" json:"irp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2125,6 +2128,20 @@ func (*GetInvoicePdfRequest) Descriptor() ([]byte, []int) {
 func (x *GetInvoicePdfRequest) GetIrn() string {
 	if x != nil {
 		return x.Irn
+	}
+	return ""
+}
+
+func (x *GetInvoicePdfRequest) GetGstin() string {
+	if x != nil {
+		return x.Gstin
+	}
+	return ""
+}
+
+func (x *GetInvoicePdfRequest) GetIrp() string {
+	if x != nil {
+		return x.Irp
 	}
 	return ""
 }
@@ -2176,8 +2193,12 @@ func (x *GetInvoicePdfResponse) GetFile() *httpbody.HttpBody {
 type GetQrImageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Irn   string                 `protobuf:"bytes,1,opt,name=irn,proto3" json:"irn,omitempty"`
-	// Edge length in pixels; 256 when zero.
-	Size          int32 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// Edge length in pixels; 256 when zero. At least the code's module count (quiet zone
+	// included, about 130 for NIC's signed QR), at most 4096.
+	Size int32 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// Seller GSTIN for the IRP call when the IRN is not in the store (as GetIrn).
+	Gstin         string `protobuf:"bytes,3,opt,name=gstin,proto3" json:"gstin,omitempty"`
+	Irp           string `protobuf:"bytes,4,opt,name=irp,proto3" json:"irp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2224,6 +2245,20 @@ func (x *GetQrImageRequest) GetSize() int32 {
 		return x.Size
 	}
 	return 0
+}
+
+func (x *GetQrImageRequest) GetGstin() string {
+	if x != nil {
+		return x.Gstin
+	}
+	return ""
+}
+
+func (x *GetQrImageRequest) GetIrp() string {
+	if x != nil {
+		return x.Irp
+	}
+	return ""
 }
 
 type GetQrImageResponse struct {
@@ -2421,14 +2456,18 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x06ack_dt\x18\b \x01(\tR\x05AckDt\"\x82\x01\n" +
 	"\x19ListBuyerInvoicesResponse\x12=\n" +
 	"\binvoices\x18\x01 \x03(\v2!.irpgate.einvoice.v1.BuyerInvoiceR\binvoices\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"P\n" +
 	"\x14GetInvoicePdfRequest\x12\x10\n" +
-	"\x03irn\x18\x01 \x01(\tR\x03irn\"A\n" +
+	"\x03irn\x18\x01 \x01(\tR\x03irn\x12\x14\n" +
+	"\x05gstin\x18\x02 \x01(\tR\x05gstin\x12\x10\n" +
+	"\x03irp\x18\x03 \x01(\tR\x03irp\"A\n" +
 	"\x15GetInvoicePdfResponse\x12(\n" +
-	"\x04file\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04file\"9\n" +
+	"\x04file\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04file\"a\n" +
 	"\x11GetQrImageRequest\x12\x10\n" +
 	"\x03irn\x18\x01 \x01(\tR\x03irn\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x05R\x04size\">\n" +
+	"\x04size\x18\x02 \x01(\x05R\x04size\x12\x14\n" +
+	"\x05gstin\x18\x03 \x01(\tR\x05gstin\x12\x10\n" +
+	"\x03irp\x18\x04 \x01(\tR\x03irp\">\n" +
 	"\x12GetQrImageResponse\x12(\n" +
 	"\x04file\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04file*\x87\x01\n" +
 	"\tTaskState\x12\x1a\n" +

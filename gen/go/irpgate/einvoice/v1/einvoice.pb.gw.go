@@ -519,6 +519,8 @@ func local_request_EInvoiceService_ListBuyerInvoices_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
+var filter_EInvoiceService_GetInvoicePdf_0 = &utilities.DoubleArray{Encoding: map[string]int{"irn": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
 func request_EInvoiceService_GetInvoicePdf_0(ctx context.Context, marshaler runtime.Marshaler, client EInvoiceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetInvoicePdfRequest
@@ -532,6 +534,12 @@ func request_EInvoiceService_GetInvoicePdf_0(ctx context.Context, marshaler runt
 	protoReq.Irn, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "irn", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EInvoiceService_GetInvoicePdf_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -553,6 +561,12 @@ func local_request_EInvoiceService_GetInvoicePdf_0(ctx context.Context, marshale
 	protoReq.Irn, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "irn", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EInvoiceService_GetInvoicePdf_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.GetInvoicePdf(ctx, &protoReq)
 	return msg, metadata, err

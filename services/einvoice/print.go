@@ -1,0 +1,104 @@
+package einvoice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/services/einvoice/render"
+)
+
+// ContentDispositionKey is the response metadata that names a printout's file; the
+// gateway answers it as the Content-Disposition header.
+const ContentDispositionKey = "content-disposition"
+
+// GetQrImage draws the registration's SignedQRCode as a PNG image, for printing on the
+// invoice. The registration is found as GetIrn finds it: in the store, else at the IRP.
+func (s *Service) GetQrImage(ctx context.Context, req *einvoicev1.GetQrImageRequest) (*einvoicev1.GetQrImageResponse, error) {
+	if req.GetSize() < 0 || req.GetSize() > render.MaxQRSize {
+		return nil, invalidRequest("size", doc.ReasonOutOfRange, fmt.Sprintf("size must be 0 (for %d) or a number of pixels up to %d", render.DefaultQRSize, render.MaxQRSize))
+	}
+	det, err := s.printable(ctx, req.GetIrn(), req.GetGstin(), req.GetIrp())
+	if err != nil {
+		return nil, err
+	}
+	img, err := render.QRPNG(det.GetSignedQrCode(), int(req.GetSize()))
+	if se := (*render.SizeError)(nil); errors.As(err, &se) {
+		return nil, invalidRequest("size", doc.ReasonOutOfRange, fmt.Sprintf("size must be at least %d pixels for this QR code (one pixel per module), or 0 for %d", se.Min, render.DefaultQRSize))
+	}
+	if err != nil {
+		return nil, s.printFailed(ctx, det.GetIrn(), err)
+	}
+	return &einvoicev1.GetQrImageResponse{File: &httpbody.HttpBody{ContentType: "image/png", Data: img}}, nil
+}
+
+// GetInvoicePdf prints the invoice as the IRP signed it, with its IRN, AckNo, AckDt and
+// signed QR code (and its cancellation, when cancelled), as an A4 PDF.
+func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoicePdfRequest) (*einvoicev1.GetInvoicePdfResponse, error) {
+	det, err := s.printable(ctx, req.GetIrn(), req.GetGstin(), req.GetIrp())
+	if err != nil {
+		return nil, err
+	}
+	signed, err := s.verifier.Verify(det.GetSignedInvoice())
+	if err != nil {
+		// GetIrn answers only verified registrations, so this is a certificate changed
+		// since: the same as GetIrn would say now.
+		return nil, signatureInvalid(det.GetIrn(), det.GetAckNo(), det.GetAckDt(), det.GetIrp(), fmt.Errorf("SignedInvoice: %w", err))
+	}
+	var inv doc.Invoice
+	if err := json.Unmarshal(signed.Data, &inv); err != nil {
+		return nil, s.printFailed(ctx, det.GetIrn(), fmt.Errorf("decode the signed invoice: %w", err))
+	}
+	reg := render.Registration{
+		IRN: det.GetIrn(), AckNo: det.GetAckNo(), AckDt: det.GetAckDt(), SignedQRCode: det.GetSignedQrCode(),
+		EwbNo: det.GetEwbNo(), EwbDt: det.GetEwbDt(), EwbValidTill: det.GetEwbValidTill(),
+	}
+	if det.GetStatus() == "CNL" {
+		reg.CancelDate = det.GetCancelDate()
+		if reg.CancelDate == "" {
+			reg.CancelDate = "(date not known)"
+		}
+	}
+	pdf, err := render.PDF(&inv, reg)
+	if err != nil {
+		return nil, s.printFailed(ctx, det.GetIrn(), err)
+	}
+	name := fmt.Sprintf("%s-%s.pdf", inv.DocType(), fileSafe(inv.DocDtls.No))
+	_ = grpc.SetHeader(ctx, metadata.Pairs(ContentDispositionKey, `inline; filename="`+name+`"`))
+	return &einvoicev1.GetInvoicePdfResponse{File: &httpbody.HttpBody{ContentType: "application/pdf", Data: pdf}}, nil
+}
+
+// printable is the registration of irn as GetIrn answers it (store first, then the IRP
+// with gstin), refusing one whose signed QR code the IRP has not given.
+func (s *Service) printable(ctx context.Context, irn, gstin, irp string) (*einvoicev1.IrnDetails, error) {
+	res, err := s.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn, Gstin: gstin, Irp: irp})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetDetails(), nil
+}
+
+// printFailed is an internal error drawing a registration: logged, answered without detail.
+func (s *Service) printFailed(ctx context.Context, irn string, err error) error {
+	s.log.ErrorContext(ctx, "printing a registration failed", "irn", irn, "error", err.Error())
+	return internal("printing the registration failed")
+}
+
+// fileSafe keeps a document number usable as a file name: "/" and other characters that
+// file systems or headers treat specially become "-".
+func fileSafe(no string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, no)
+}
