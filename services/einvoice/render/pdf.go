@@ -68,6 +68,7 @@ func PDF(inv *doc.Invoice, reg Registration) ([]byte, error) {
 	p.f.AddPage()
 
 	p.registration(inv, reg)
+	p.references(inv)
 	p.parties(inv)
 	p.items(inv.ItemList)
 	p.totals(inv.ValDtls)
@@ -176,6 +177,63 @@ func (p *printer) registration(inv *doc.Invoice, reg Registration) {
 		f.SetY(y)
 	}
 	f.Ln(2)
+}
+
+// references prints what the document refers to, when it says: the invoices a credit or
+// debit note adjusts, the period, remarks, purchase orders and export details.
+func (p *printer) references(inv *doc.Invoice) {
+	var fields [][2]string
+	if r := inv.RefDtls; r != nil {
+		for _, pd := range r.PrecDocDtls {
+			v := pd.InvNo + " dated " + pd.InvDt
+			if pd.OthRefNo != "" {
+				v += " (ref. " + pd.OthRefNo + ")"
+			}
+			fields = append(fields, [2]string{"Against Invoice", v})
+		}
+		if pr := r.DocPerdDtls; pr != nil {
+			fields = append(fields, [2]string{"Period", pr.InvStDt + " to " + pr.InvEndDt})
+		}
+		for _, c := range r.ContrDtls {
+			if c.PORefr != "" {
+				v := c.PORefr
+				if c.PORefDt != "" {
+					v += " dated " + c.PORefDt
+				}
+				fields = append(fields, [2]string{"Purchase Order", v})
+			}
+			if c.ContrRefr != "" {
+				fields = append(fields, [2]string{"Contract", c.ContrRefr})
+			}
+		}
+		if r.InvRm != "" {
+			fields = append(fields, [2]string{"Remarks", r.InvRm})
+		}
+	}
+	if x := inv.ExpDtls; x != nil {
+		for _, kv := range [][2]string{{"Shipping Bill", joinNonEmpty(" dated ", x.ShipBNo, x.ShipBDt)},
+			{"Port", x.Port}, {"Country", x.CntCode}, {"Currency", x.ForCur}} {
+			if kv[1] != "" {
+				fields = append(fields, kv)
+			}
+		}
+	}
+	for _, kv := range fields {
+		p.field(bodyW, kv[0], kv[1])
+	}
+	if len(fields) > 0 {
+		p.f.Ln(2)
+	}
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, s := range parts {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, sep)
 }
 
 // field prints one "label: value" line w wide.
@@ -378,7 +436,15 @@ func (p *printer) payment(inv *doc.Invoice) {
 		return
 	}
 	var lines []string
-	for _, kv := range [][2]string{{"Payee", pay.Nm}, {"Account", pay.AccDet}, {"Mode", pay.Mode}, {"IFSC", pay.FinInsBr}} {
+	due, days := "", ""
+	if pay.PaymtDue != 0 {
+		due = money(pay.PaymtDue)
+	}
+	if pay.CrDay != 0 {
+		days = strconv.Itoa(pay.CrDay)
+	}
+	for _, kv := range [][2]string{{"Payee", pay.Nm}, {"Account", pay.AccDet}, {"Mode", pay.Mode}, {"IFSC", pay.FinInsBr},
+		{"Terms", pay.PayTerm}, {"Credit Days", days}, {"Amount Due", due}} {
 		if kv[1] != "" {
 			lines = append(lines, kv[0]+": "+kv[1])
 		}

@@ -7,12 +7,14 @@ package render
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"sync"
 
-	qrcode "github.com/skip2/go-qrcode"
+	"rsc.io/qr"
 )
 
 // DefaultQRSize is the edge of a QR image in pixels when none is asked for.
@@ -24,7 +26,10 @@ const MaxQRSize = 4096
 // qrLevel is the error correction of printed codes: 15% of the code may be smudged or
 // torn and it still reads. NIC's signed QR (a JWT of 600-1,000 characters) fits a
 // version 20-27 code at this level.
-const qrLevel = qrcode.Medium
+const qrLevel = qr.M
+
+// quietZone is the white border a QR code needs on each side, in modules.
+const quietZone = 4
 
 // SizeError is a QR size the code cannot be drawn at.
 type SizeError struct {
@@ -38,11 +43,11 @@ func (e *SizeError) Error() string {
 // QRModules is the edge of the code for content in modules, quiet zone included: the
 // smallest size in pixels it can be drawn at.
 func QRModules(content string) (int, error) {
-	q, err := qrcode.New(content, qrLevel)
+	c, err := qr.Encode(content, qrLevel)
 	if err != nil {
 		return 0, fmt.Errorf("encode QR code: %w", err)
 	}
-	return len(q.Bitmap()), nil
+	return c.Size + 2*quietZone, nil
 }
 
 // QRPNG encodes content (the IRP's SignedQRCode) as a black-on-white PNG of size x size
@@ -52,28 +57,30 @@ func QRPNG(content string, size int) ([]byte, error) {
 	if size == 0 {
 		size = DefaultQRSize
 	}
-	q, err := qrcode.New(content, qrLevel)
+	if content == "" {
+		return nil, errors.New("encode QR code: nothing to encode")
+	}
+	c, err := qr.Encode(content, qrLevel)
 	if err != nil {
 		return nil, fmt.Errorf("encode QR code: %w", err)
 	}
-	if min := len(q.Bitmap()); size < min || size > MaxQRSize {
+	if min := c.Size + 2*quietZone; size < min || size > MaxQRSize {
 		return nil, &SizeError{Size: size, Min: min, Max: MaxQRSize}
 	}
-	return drawPNG(q.Bitmap(), size)
+	return drawPNG(c, size)
 }
 
-// drawPNG draws the modules (quiet zone included) on a white square of size pixels, each
-// module the same whole number of pixels, centred. (go-qrcode's own PNG stretches modules
-// to fill the square, so they come out 2 and 3 pixels wide side by side, which scanners and
+// drawPNG draws the code with its quiet zone on a white square of size pixels, each
+// module the same whole number of pixels, centred. (Stretching the code to fill the
+// square instead gives modules 2 and 3 pixels wide side by side, which scanners and
 // printers read less well.)
-func drawPNG(modules [][]bool, size int) ([]byte, error) {
-	n := len(modules)
-	px := size / n
-	off := (size - n*px) / 2
+func drawPNG(c *qr.Code, size int) ([]byte, error) {
+	px := size / (c.Size + 2*quietZone)
+	off := (size - c.Size*px) / 2
 	img := image.NewPaletted(image.Rect(0, 0, size, size), color.Palette{color.White, color.Black})
-	for y, row := range modules {
-		for x, dark := range row {
-			if !dark {
+	for y := range c.Size {
+		for x := range c.Size {
+			if !c.Black(x, y) {
 				continue
 			}
 			for dy := range px {
@@ -85,9 +92,21 @@ func drawPNG(modules [][]bool, size int) ([]byte, error) {
 		}
 	}
 	var out bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	enc := png.Encoder{BufferPool: &pngBuffers}
 	if err := enc.Encode(&out, img); err != nil {
 		return nil, fmt.Errorf("encode PNG: %w", err)
 	}
 	return out.Bytes(), nil
 }
+
+// pngBuffers keeps the PNG encoder's state (about 1 MB, most of it zlib's) between images.
+var pngBuffers pngPool
+
+type pngPool struct{ sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.Pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.Pool.Put(b) }

@@ -151,3 +151,71 @@ func TestPDF_RefusesARegistrationWithoutQRCode(t *testing.T) {
 	_, err := render.PDF(invoice(t), reg)
 	require.Error(t, err)
 }
+
+func TestPDF_CreditNotePrintsWhatItAdjusts(t *testing.T) {
+	inv := invoice(t)
+	inv.DocDtls.Typ = "CRN"
+	inv.RefDtls = &doc.RefDtls{
+		InvRm:       "Rate difference",
+		PrecDocDtls: []doc.PrecDocDtls{{InvNo: "INV/2023/0042", InvDt: "01/10/2023", OthRefNo: "GRN-77"}},
+		ContrDtls:   []doc.ContrDtls{{PORefr: "PO-5531", PORefDt: "15/09/2023"}},
+	}
+	inv.PayDtls = &doc.PayDtls{Nm: "Himachal Goods", AccDet: "5697389713210", FinInsBr: "SBIN0011343", CrDay: 30, PaymtDue: 105}
+	raw, err := render.PDF(inv, registration)
+	require.NoError(t, err)
+	page := pageTexts(t, raw)[0]
+	for _, want := range []string{"Credit Note", "Against Invoice:", "INV/2023/0042 dated 01/10/2023 (ref. GRN-77)",
+		"Purchase Order:", "PO-5531 dated 15/09/2023", "Remarks:", "Rate difference",
+		"IFSC: SBIN0011343", "Credit Days: 30", "Amount Due: 105.00"} {
+		assert.Contains(t, page, want)
+	}
+	assert.NotContains(t, page, "Tax Invoice")
+}
+
+func TestPDF_ExportPrintsShippingDetails(t *testing.T) {
+	inv := invoice(t)
+	inv.TranDtls.SupTyp = "EXPWP"
+	inv.ExpDtls = &doc.ExpDtls{ShipBNo: "A-248", ShipBDt: "02/10/2023", Port: "INBOM4", CntCode: "AE", ForCur: "AED"}
+	inv.ValDtls.TotInvValFc = 4.7
+	raw, err := render.PDF(inv, registration)
+	require.NoError(t, err)
+	page := pageTexts(t, raw)[0]
+	for _, want := range []string{"EXPWP", "Shipping Bill:", "A-248 dated 02/10/2023", "INBOM4", "AED", "In foreign currency", "4.70"} {
+		assert.Contains(t, page, want)
+	}
+}
+
+func BenchmarkQRPNG(b *testing.B) {
+	for b.Loop() {
+		if _, err := render.QRPNG(signedQR, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPDF prints a one-item invoice and a 100-item one (three pages).
+func BenchmarkPDF(b *testing.B) {
+	raw, err := os.ReadFile("../../../pkg/einvoice/testdata/valid/b2b_minimal_inv.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 100} {
+		var inv doc.Invoice
+		if err := json.Unmarshal(raw, &inv); err != nil {
+			b.Fatal(err)
+		}
+		for i := 1; i < n; i++ {
+			it := inv.ItemList[0]
+			it.SlNo = fmt.Sprint(i + 1)
+			inv.ItemList = append(inv.ItemList, it)
+		}
+		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := render.PDF(&inv, registration); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
