@@ -429,6 +429,19 @@ func (e *e2e) restFlow(t *testing.T) {
 	code, badQuery, _ = e.call(t, http.MethodPost, "/v1/einvoice/irn?largeTaxpayer=maybe", e.seller, inv, nil)
 	require.Equal(t, http.StatusBadRequest, code, "%v", badQuery)
 	require.Equal(t, `largeTaxpayer must be true or false, not "maybe"`, badQuery["error"].(map[string]any)["args"].(map[string]any)["errorLocation"])
+	// A response format irpgate does not know: 400 naming the header, not the default shape
+	// (V3 in any case is v3). Nothing is registered.
+	before = e.stats(t)
+	code, badFormat, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), map[string]string{"X-Response-Format": "v4"})
+	require.Equal(t, http.StatusBadRequest, code, "%v", badFormat)
+	formatErrs := badFormat["error"].(map[string]any)["args"].(map[string]any)["errors"].([]any)
+	require.Len(t, formatErrs, 1)
+	require.Equal(t, map[string]any{"field": "X-Response-Format", "reason": "INVALID_ENUM",
+		"message": `X-Response-Format must be v3 (the v3 shape) or left out (the default shape), not "v4"`}, formatErrs[0])
+	require.Equal(t, before.GenerateCalls, e.stats(t).GenerateCalls)
+	code, upper, _ := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn, e.seller, nil, map[string]string{"X-Response-Format": "V3"})
+	require.Equal(t, http.StatusOK, code, "%v", upper)
+	require.Equal(t, "1", upper["status"])
 
 	// A method the path does not take: 405 with the methods it does.
 	code, notAllowed, hdr := e.call(t, http.MethodDelete, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)

@@ -168,18 +168,29 @@ func routeLabel(next runtime.HandlerFunc) runtime.HandlerFunc {
 	}
 }
 
-// checkQuery refuses a query string the route does not take (queryViolations) with a 400 in
-// the envelope, naming each parameter. Most requests carry none and pass at no cost.
+// checkQuery refuses a query string the route does not take (queryViolations), and an
+// X-Response-Format other than v3, with a 400 in the envelope naming each parameter. Most
+// requests carry neither and pass at no cost.
 func checkQuery(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.RawQuery == "" {
-			h.ServeHTTP(w, r)
-			return
+		var vs []fieldViolation
+		detail := "the query string is invalid"
+		if f := r.Header.Get("X-Response-Format"); f != "" && !wantsV3(r) {
+			// A misspelt format would otherwise get the default shape, which the caller's
+			// parser then fails on far from the cause.
+			vs = append(vs, fieldViolation{"X-Response-Format", "INVALID_ENUM",
+				"X-Response-Format must be v3 (the v3 shape) or left out (the default shape), not " + strconv.Quote(f)})
+			detail = "the X-Response-Format header is invalid"
 		}
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		vs := queryViolations(r.Method, r.URL.Path, q)
-		if err != nil {
-			vs = append(vs, fieldViolation{"", "INVALID_FORMAT", "the query string is not valid URL encoding: " + err.Error()})
+		if r.URL.RawQuery != "" {
+			q, err := url.ParseQuery(r.URL.RawQuery)
+			qvs := queryViolations(r.Method, r.URL.Path, q)
+			if err != nil {
+				qvs = append(qvs, fieldViolation{"", "INVALID_FORMAT", "the query string is not valid URL encoding: " + err.Error()})
+			}
+			if len(qvs) > 0 {
+				vs, detail = append(vs, qvs...), "the query string is invalid"
+			}
 		}
 		if len(vs) == 0 {
 			h.ServeHTTP(w, r)
@@ -192,7 +203,7 @@ func checkQuery(h http.Handler) http.Handler {
 			list[i] = map[string]string{"field": v.Field, "message": v.Message, "reason": v.Reason}
 		}
 		writeEnvelope(w, r, http.StatusBadRequest, "err-invalid-request-body", "ClientRequest", map[string]any{
-			"detail": "the query string is invalid", "errorLocation": strings.Join(locs, "; "), "errors": list,
+			"detail": detail, "errorLocation": strings.Join(locs, "; "), "errors": list,
 			"reason": "ERROR_REASON_INVALID_REQUEST",
 		})
 	})
