@@ -52,6 +52,20 @@ func (e *e2e) file(t *testing.T, path, tok string) (int, []byte, http.Header) {
 }
 
 func (e *e2e) printREST(t *testing.T) {
+	// The API description says what the answers are: the file itself, not JSON.
+	var api struct {
+		Paths map[string]map[string]struct {
+			Produces  []string
+			Responses map[string]struct{ Schema map[string]any }
+		}
+	}
+	getJSON(t, e.base+"/openapi.json", &api)
+	for path, mime := range map[string]string{"/v1/einvoice/irn/{irn}/qr": "image/png", "/v1/einvoice/irn/{irn}/pdf": "application/pdf"} {
+		op := api.Paths[path]["get"]
+		assert.Equal(t, []string{mime}, op.Produces, path)
+		assert.Equal(t, map[string]any{"type": "string", "format": "binary"}, op.Responses["200"].Schema, path)
+	}
+
 	inv := e2eInvoice("")
 	code, out, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, nil)
 	require.Equal(t, http.StatusOK, code, "%v", out)

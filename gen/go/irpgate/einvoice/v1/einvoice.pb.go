@@ -7,6 +7,7 @@
 package einvoicev1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -2309,7 +2310,7 @@ var File_irpgate_einvoice_v1_einvoice_proto protoreflect.FileDescriptor
 
 const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\n" +
-	"\"irpgate/einvoice/v1/einvoice.proto\x12\x13irpgate.einvoice.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x03\n" +
+	"\"irpgate/einvoice/v1/einvoice.proto\x12\x13irpgate.einvoice.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x90\x03\n" +
 	"\n" +
 	"IrnDetails\x12\x15\n" +
 	"\x06ack_no\x18\x01 \x01(\x03R\x05AckNo\x12\x15\n" +
@@ -2475,7 +2476,7 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x11TASK_STATE_QUEUED\x10\x01\x12\x16\n" +
 	"\x12TASK_STATE_RUNNING\x10\x02\x12\x18\n" +
 	"\x14TASK_STATE_SUCCEEDED\x10\x03\x12\x15\n" +
-	"\x11TASK_STATE_FAILED\x10\x042\x83\x10\n" +
+	"\x11TASK_STATE_FAILED\x10\x042\xb2\x11\n" +
 	"\x0fEInvoiceService\x12\x83\x01\n" +
 	"\vGenerateIrn\x12'.irpgate.einvoice.v1.GenerateIrnRequest\x1a(.irpgate.einvoice.v1.GenerateIrnResponse\"!\x82\xd3\xe4\x93\x02\x1b:\ainvoice\"\x10/v1/einvoice/irn\x12\x8e\x01\n" +
 	"\x10GenerateIrnAsync\x12,.irpgate.einvoice.v1.GenerateIrnAsyncRequest\x1a-.irpgate.einvoice.v1.GenerateIrnAsyncResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/einvoice/tasks\x12\x8e\x01\n" +
@@ -2488,10 +2489,16 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x10GetIrnByDocument\x12,.irpgate.einvoice.v1.GetIrnByDocumentRequest\x1a-.irpgate.einvoice.v1.GetIrnByDocumentResponse\"=\x82\xd3\xe4\x93\x027\x125/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no=**}\x12\x9b\x01\n" +
 	"\x14VerifySignedDocument\x120.irpgate.einvoice.v1.VerifySignedDocumentRequest\x1a1.irpgate.einvoice.v1.VerifySignedDocumentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/einvoice/verify\x12\xa1\x01\n" +
 	"\x13GetEnablementStatus\x12/.irpgate.einvoice.v1.GetEnablementStatusRequest\x1a0.irpgate.einvoice.v1.GetEnablementStatusResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/einvoice/enablement/{gstin}\x12\xa6\x01\n" +
-	"\x11ListBuyerInvoices\x12-.irpgate.einvoice.v1.ListBuyerInvoicesRequest\x1a..irpgate.einvoice.v1.ListBuyerInvoicesResponse\"2\x82\xd3\xe4\x93\x02,\x12*/v1/einvoice/buyers/{buyer_gstin}/invoices\x12\x90\x01\n" +
-	"\rGetInvoicePdf\x12).irpgate.einvoice.v1.GetInvoicePdfRequest\x1a*.irpgate.einvoice.v1.GetInvoicePdfResponse\"(\x82\xd3\xe4\x93\x02\"b\x04file\x12\x1a/v1/einvoice/irn/{irn}/pdf\x12\x86\x01\n" +
+	"\x11ListBuyerInvoices\x12-.irpgate.einvoice.v1.ListBuyerInvoicesRequest\x1a..irpgate.einvoice.v1.ListBuyerInvoicesResponse\"2\x82\xd3\xe4\x93\x02,\x12*/v1/einvoice/buyers/{buyer_gstin}/invoices\x12\x80\x02\n" +
+	"\rGetInvoicePdf\x12).irpgate.einvoice.v1.GetInvoicePdfRequest\x1a*.irpgate.einvoice.v1.GetInvoicePdfResponse\"\x97\x01\x92Al:\x0fapplication/pdfJY\n" +
+	"\x03200\x12R\n" +
+	"?The PDF itself (Content-Disposition names it INV-<doc no>.pdf).\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\"b\x04file\x12\x1a/v1/einvoice/irn/{irn}/pdf\x12\xc5\x01\n" +
 	"\n" +
-	"GetQrImage\x12&.irpgate.einvoice.v1.GetQrImageRequest\x1a'.irpgate.einvoice.v1.GetQrImageResponse\"'\x82\xd3\xe4\x93\x02!b\x04file\x12\x19/v1/einvoice/irn/{irn}/qrBBZ@github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1;einvoicev1b\x06proto3"
+	"GetQrImage\x12&.irpgate.einvoice.v1.GetQrImageRequest\x1a'.irpgate.einvoice.v1.GetQrImageResponse\"f\x92A<:\timage/pngJ/\n" +
+	"\x03200\x12(\n" +
+	"\x15The PNG image itself.\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02!b\x04file\x12\x19/v1/einvoice/irn/{irn}/qrBBZ@github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1;einvoicev1b\x06proto3"
 
 var (
 	file_irpgate_einvoice_v1_einvoice_proto_rawDescOnce sync.Once
