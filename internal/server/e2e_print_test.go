@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -96,6 +100,9 @@ func (e *e2e) printREST(t *testing.T) {
 		assert.Equal(t, "OUT_OF_RANGE", errs[0].(map[string]any)["reason"], "size %s", size)
 	}
 
+	if e.exp != nil {
+		e.exp.Reset()
+	}
 	code, pdf, hdr := e.file(t, "/v1/einvoice/irn/"+irn+"/pdf", e.seller)
 	require.Equal(t, http.StatusOK, code, "%s", pdf)
 	assert.Equal(t, "application/pdf", hdr.Get("Content-Type"))
@@ -109,6 +116,23 @@ func (e *e2e) printREST(t *testing.T) {
 		assert.Contains(t, pages[0], want)
 	}
 	assert.NotContains(t, pages[0], "CANCELLED")
+	if e.exp != nil {
+		// Drawing is a span of the request's trace, with the item count and the size.
+		require.Eventually(t, func() bool {
+			var gateway, render sdktrace.ReadOnlySpan
+			for _, sp := range e.exp.GetSpans().Snapshots() {
+				switch sp.Name() {
+				case "GET /v1/einvoice/irn/{irn}/pdf":
+					gateway = sp
+				case "einvoice.render_pdf":
+					render = sp
+				}
+			}
+			return gateway != nil && render != nil && gateway.SpanContext().TraceID() == render.SpanContext().TraceID() &&
+				slices.Contains(render.Attributes(), attribute.Int("einvoice.items", 1)) &&
+				slices.Contains(render.Attributes(), attribute.Int("einvoice.pdf_bytes", len(pdf)))
+		}, 5*time.Second, 20*time.Millisecond, "a render_pdf span in the PDF request's trace")
+	}
 
 	// Printouts follow GetIrn's rule: another seller's IRN is not there for this caller.
 	for _, f := range []string{"qr", "pdf"} {

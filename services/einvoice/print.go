@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -30,7 +32,9 @@ func (s *Service) GetQrImage(ctx context.Context, req *einvoicev1.GetQrImageRequ
 	if err != nil {
 		return nil, err
 	}
+	_, span := s.tracer.Start(ctx, "einvoice.render_qr")
 	img, err := render.QRPNG(det.GetSignedQrCode(), int(req.GetSize()))
+	span.End()
 	if se := (*render.SizeError)(nil); errors.As(err, &se) {
 		return nil, invalidRequest("size", doc.ReasonOutOfRange, fmt.Sprintf("size must be at least %d pixels for this QR code (one pixel per module), or 0 for %d", se.Min, render.DefaultQRSize))
 	}
@@ -67,7 +71,10 @@ func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoiceP
 			reg.CancelDate = "(date not known)"
 		}
 	}
+	_, span := s.tracer.Start(ctx, "einvoice.render_pdf", trace.WithAttributes(attribute.Int("einvoice.items", len(inv.ItemList))))
 	pdf, err := render.PDF(&inv, reg)
+	span.SetAttributes(attribute.Int("einvoice.pdf_bytes", len(pdf)))
+	span.End()
 	if err != nil {
 		return nil, s.printFailed(ctx, det.GetIrn(), err)
 	}
