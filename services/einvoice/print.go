@@ -84,7 +84,7 @@ func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoiceP
 }
 
 // printable is the registration of irn as GetIrn answers it (store first, then the IRP
-// with gstin), refusing one whose signed QR code the IRP has not given.
+// with gstin): verified, and the caller's own, or GetIrn's error.
 func (s *Service) printable(ctx context.Context, irn, gstin, irp string) (*einvoicev1.IrnDetails, error) {
 	res, err := s.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn, Gstin: gstin, Irp: irp})
 	if err != nil {
