@@ -353,10 +353,21 @@ func (e *e2e) restFlow(t *testing.T) {
 	inv := e2eInvoice("")
 	before := e.stats(t)
 
+	// A dry run first: the IRN to come, and that the document would go to the IRP.
+	code, dry, _ := e.call(t, http.MethodPost, "/v1/einvoice/validate", e.seller, inv, nil)
+	require.Equal(t, http.StatusOK, code, "%v", dry)
+	require.Equal(t, "GENERATE_OUTCOME_REGISTER", dry["outcome"])
+	require.Equal(t, before.GenerateCalls, e.stats(t).GenerateCalls, "a dry run does not call the IRP")
+
 	code, out, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, map[string]string{"Idempotency-Key": "rest-1"})
 	require.Equal(t, http.StatusOK, code, "%v", out)
 	d := out["details"].(map[string]any)
 	irn := d["Irn"].(string)
+	require.Equal(t, dry["Irn"], irn)
+	code, dry, _ = e.call(t, http.MethodPost, "/v1/einvoice/validate", e.seller, inv, nil)
+	require.Equal(t, http.StatusOK, code, "%v", dry)
+	require.Equal(t, "GENERATE_OUTCOME_REPLAY", dry["outcome"])
+	require.Equal(t, d["AckNo"], dry["registration"].(map[string]any)["AckNo"])
 	require.Len(t, irn, 64)
 	require.NotEmpty(t, d["AckNo"])
 	require.NotEmpty(t, d["AckDt"])
@@ -475,6 +486,9 @@ func (e *e2e) restFlow(t *testing.T) {
 	args := errObj["args"].(map[string]any)
 	require.Contains(t, args["errorLocation"], "TranDtls -> SupTyp")
 	require.GreaterOrEqual(t, len(args["errors"].([]any)), 3, "%v", args)
+	code, dryEnv, _ := e.call(t, http.MethodPost, "/v1/einvoice/validate", e.seller, bad, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", dryEnv)
+	require.Equal(t, env, dryEnv, "a dry run finds the same faults")
 
 	// A body that is not JSON, and no body: 400 naming what is wrong.
 	code, env, _ = e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, []byte(`{"Version": "1.1",`), nil)

@@ -47,33 +47,9 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 			fmt.Sprintf("Idempotency-Key must be at most %d characters, not %d (a UUID is 36)", MaxIdempotencyKeyLen, n))
 	}
 	body := req.GetInvoice()
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, invalidRequest("invoice", doc.ReasonRequired, "invoice is required")
-	}
-	_, span := s.tracer.Start(ctx, "einvoice.validate")
-	opts := doc.Options{Now: s.now(), AcceptSandboxGSTINs: s.cfg.AcceptSandboxGSTINs}
-	if req.GetLargeTaxpayer() {
-		opts.ReportingWindowDays = 30
-	}
-	inv, err := doc.Check(body, opts)
-	var ve *doc.ValidationError
-	invalid := errors.As(err, &ve)
-	if invalid {
-		span.SetAttributes(attribute.Int("einvoice.violations", len(ve.Violations)))
-	}
-	span.End()
-	// A caller without the seller GSTIN learns nothing about the document, not even its faults.
-	// (A valid document always names its seller, so every registration passes here.)
-	if seller := sellerOf(inv); seller != "" {
-		if err := authorize(ctx, seller); err != nil {
-			return nil, err
-		}
-	}
-	if invalid {
-		return nil, invalidDocument(ve)
-	}
+	inv, err := s.check(ctx, body, req.GetLargeTaxpayer())
 	if err != nil {
-		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, err.Error())
+		return nil, err
 	}
 
 	irp, bad := s.irpOf(req.GetIrp())
@@ -107,6 +83,40 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		}
 	}
 	return res, err
+}
+
+// check validates the document body for a caller who holds its seller GSTIN: every schema
+// and business rule at once, the 30-day reporting window for a large taxpayer.
+func (s *Service) check(ctx context.Context, body []byte, largeTaxpayer bool) (*doc.Invoice, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, invalidRequest("invoice", doc.ReasonRequired, "invoice is required")
+	}
+	_, span := s.tracer.Start(ctx, "einvoice.validate")
+	opts := doc.Options{Now: s.now(), AcceptSandboxGSTINs: s.cfg.AcceptSandboxGSTINs}
+	if largeTaxpayer {
+		opts.ReportingWindowDays = 30
+	}
+	inv, err := doc.Check(body, opts)
+	var ve *doc.ValidationError
+	invalid := errors.As(err, &ve)
+	if invalid {
+		span.SetAttributes(attribute.Int("einvoice.violations", len(ve.Violations)))
+	}
+	span.End()
+	// A caller without the seller GSTIN learns nothing about the document, not even its faults.
+	// (A valid document always names its seller, so every registration passes here.)
+	if seller := sellerOf(inv); seller != "" {
+		if err := authorize(ctx, seller); err != nil {
+			return nil, err
+		}
+	}
+	if invalid {
+		return nil, invalidDocument(ve)
+	}
+	if err != nil {
+		return nil, invalidRequest("invoice", doc.ReasonInvalidJSON, err.Error())
+	}
+	return inv, nil
 }
 
 // tookNoEffect reports whether a GenerateIrn that failed with err left nothing at the IRP

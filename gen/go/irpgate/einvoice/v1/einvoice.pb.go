@@ -26,6 +26,74 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GenerateOutcome is what GenerateIrn would do with a valid document, from what
+// the store holds for its seller GSTIN, financial year, type and number.
+type GenerateOutcome int32
+
+const (
+	GenerateOutcome_GENERATE_OUTCOME_UNSPECIFIED GenerateOutcome = 0
+	// Not registered here (or an earlier send was refused): it would go to the IRP.
+	GenerateOutcome_GENERATE_OUTCOME_REGISTER GenerateOutcome = 1
+	// Registered with the same content (or the same buyer and total): the
+	// stored registration would be answered without calling the IRP.
+	GenerateOutcome_GENERATE_OUTCOME_REPLAY GenerateOutcome = 2
+	// Sent before and its answer is not known yet: GenerateIrn would finish that
+	// registration (never a second one).
+	GenerateOutcome_GENERATE_OUTCOME_PENDING GenerateOutcome = 3
+	// Registered with another buyer or total: refused (DUPLICATE_CONFLICT).
+	GenerateOutcome_GENERATE_OUTCOME_CONFLICT GenerateOutcome = 4
+	// Registered and cancelled: the number cannot be registered again
+	// (DOCUMENT_CANCELLED).
+	GenerateOutcome_GENERATE_OUTCOME_CANCELLED GenerateOutcome = 5
+)
+
+// Enum value maps for GenerateOutcome.
+var (
+	GenerateOutcome_name = map[int32]string{
+		0: "GENERATE_OUTCOME_UNSPECIFIED",
+		1: "GENERATE_OUTCOME_REGISTER",
+		2: "GENERATE_OUTCOME_REPLAY",
+		3: "GENERATE_OUTCOME_PENDING",
+		4: "GENERATE_OUTCOME_CONFLICT",
+		5: "GENERATE_OUTCOME_CANCELLED",
+	}
+	GenerateOutcome_value = map[string]int32{
+		"GENERATE_OUTCOME_UNSPECIFIED": 0,
+		"GENERATE_OUTCOME_REGISTER":    1,
+		"GENERATE_OUTCOME_REPLAY":      2,
+		"GENERATE_OUTCOME_PENDING":     3,
+		"GENERATE_OUTCOME_CONFLICT":    4,
+		"GENERATE_OUTCOME_CANCELLED":   5,
+	}
+)
+
+func (x GenerateOutcome) Enum() *GenerateOutcome {
+	p := new(GenerateOutcome)
+	*p = x
+	return p
+}
+
+func (x GenerateOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GenerateOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_irpgate_einvoice_v1_einvoice_proto_enumTypes[0].Descriptor()
+}
+
+func (GenerateOutcome) Type() protoreflect.EnumType {
+	return &file_irpgate_einvoice_v1_einvoice_proto_enumTypes[0]
+}
+
+func (x GenerateOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GenerateOutcome.Descriptor instead.
+func (GenerateOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{0}
+}
+
 type TaskState int32
 
 const (
@@ -66,11 +134,11 @@ func (x TaskState) String() string {
 }
 
 func (TaskState) Descriptor() protoreflect.EnumDescriptor {
-	return file_irpgate_einvoice_v1_einvoice_proto_enumTypes[0].Descriptor()
+	return file_irpgate_einvoice_v1_einvoice_proto_enumTypes[1].Descriptor()
 }
 
 func (TaskState) Type() protoreflect.EnumType {
-	return &file_irpgate_einvoice_v1_einvoice_proto_enumTypes[0]
+	return &file_irpgate_einvoice_v1_einvoice_proto_enumTypes[1]
 }
 
 func (x TaskState) Number() protoreflect.EnumNumber {
@@ -79,7 +147,7 @@ func (x TaskState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TaskState.Descriptor instead.
 func (TaskState) EnumDescriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{0}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{1}
 }
 
 // IrnDetails is the IRP's answer to Generate IRN, with NIC's field names.
@@ -400,6 +468,123 @@ func (x *GenerateIrnResponse) GetReplayed() bool {
 	return false
 }
 
+type ValidateInvoiceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The NIC schema v1.1 document as JSON, as for GenerateIrn.
+	Invoice []byte `protobuf:"bytes,1,opt,name=invoice,proto3" json:"invoice,omitempty"`
+	// As GenerateIrnRequest.large_taxpayer: the 30-day reporting window applies.
+	LargeTaxpayer bool `protobuf:"varint,2,opt,name=large_taxpayer,json=largeTaxpayer,proto3" json:"large_taxpayer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateInvoiceRequest) Reset() {
+	*x = ValidateInvoiceRequest{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateInvoiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateInvoiceRequest) ProtoMessage() {}
+
+func (x *ValidateInvoiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateInvoiceRequest.ProtoReflect.Descriptor instead.
+func (*ValidateInvoiceRequest) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ValidateInvoiceRequest) GetInvoice() []byte {
+	if x != nil {
+		return x.Invoice
+	}
+	return nil
+}
+
+func (x *ValidateInvoiceRequest) GetLargeTaxpayer() bool {
+	if x != nil {
+		return x.LargeTaxpayer
+	}
+	return false
+}
+
+type ValidateInvoiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The IRN the IRP will give the document: SHA-256 of seller GSTIN,
+	// financial year, document type and number.
+	Irn     string          `protobuf:"bytes,1,opt,name=irn,json=Irn,proto3" json:"irn,omitempty"`
+	Outcome GenerateOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=irpgate.einvoice.v1.GenerateOutcome" json:"outcome,omitempty"`
+	// The stored registration, for REPLAY, CONFLICT and CANCELLED.
+	Registration  *IrnDetails `protobuf:"bytes,3,opt,name=registration,proto3" json:"registration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateInvoiceResponse) Reset() {
+	*x = ValidateInvoiceResponse{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateInvoiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateInvoiceResponse) ProtoMessage() {}
+
+func (x *ValidateInvoiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateInvoiceResponse.ProtoReflect.Descriptor instead.
+func (*ValidateInvoiceResponse) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ValidateInvoiceResponse) GetIrn() string {
+	if x != nil {
+		return x.Irn
+	}
+	return ""
+}
+
+func (x *ValidateInvoiceResponse) GetOutcome() GenerateOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return GenerateOutcome_GENERATE_OUTCOME_UNSPECIFIED
+}
+
+func (x *ValidateInvoiceResponse) GetRegistration() *IrnDetails {
+	if x != nil {
+		return x.Registration
+	}
+	return nil
+}
+
 // NotificationMeta says who hears about an async result and what they get.
 type NotificationMeta struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -415,7 +600,7 @@ type NotificationMeta struct {
 
 func (x *NotificationMeta) Reset() {
 	*x = NotificationMeta{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[4]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +612,7 @@ func (x *NotificationMeta) String() string {
 func (*NotificationMeta) ProtoMessage() {}
 
 func (x *NotificationMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[4]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +625,7 @@ func (x *NotificationMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationMeta.ProtoReflect.Descriptor instead.
 func (*NotificationMeta) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{4}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NotificationMeta) GetSellerEmail() string {
@@ -496,7 +681,7 @@ type GenerateIrnAsyncRequest struct {
 
 func (x *GenerateIrnAsyncRequest) Reset() {
 	*x = GenerateIrnAsyncRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[5]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +693,7 @@ func (x *GenerateIrnAsyncRequest) String() string {
 func (*GenerateIrnAsyncRequest) ProtoMessage() {}
 
 func (x *GenerateIrnAsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[5]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +706,7 @@ func (x *GenerateIrnAsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateIrnAsyncRequest.ProtoReflect.Descriptor instead.
 func (*GenerateIrnAsyncRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{5}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GenerateIrnAsyncRequest) GetPayload() *structpb.Struct {
@@ -554,7 +739,7 @@ type GenerateIrnAsyncResponse struct {
 
 func (x *GenerateIrnAsyncResponse) Reset() {
 	*x = GenerateIrnAsyncResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[6]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -566,7 +751,7 @@ func (x *GenerateIrnAsyncResponse) String() string {
 func (*GenerateIrnAsyncResponse) ProtoMessage() {}
 
 func (x *GenerateIrnAsyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[6]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -579,7 +764,7 @@ func (x *GenerateIrnAsyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateIrnAsyncResponse.ProtoReflect.Descriptor instead.
 func (*GenerateIrnAsyncResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{6}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GenerateIrnAsyncResponse) GetTaskId() string {
@@ -600,7 +785,7 @@ type BulkGenerateIrnRequest struct {
 
 func (x *BulkGenerateIrnRequest) Reset() {
 	*x = BulkGenerateIrnRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[7]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +797,7 @@ func (x *BulkGenerateIrnRequest) String() string {
 func (*BulkGenerateIrnRequest) ProtoMessage() {}
 
 func (x *BulkGenerateIrnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[7]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +810,7 @@ func (x *BulkGenerateIrnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkGenerateIrnRequest.ProtoReflect.Descriptor instead.
 func (*BulkGenerateIrnRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{7}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BulkGenerateIrnRequest) GetPayloads() []*structpb.Struct {
@@ -658,7 +843,7 @@ type BulkGenerateIrnResponse struct {
 
 func (x *BulkGenerateIrnResponse) Reset() {
 	*x = BulkGenerateIrnResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[8]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +855,7 @@ func (x *BulkGenerateIrnResponse) String() string {
 func (*BulkGenerateIrnResponse) ProtoMessage() {}
 
 func (x *BulkGenerateIrnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[8]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +868,7 @@ func (x *BulkGenerateIrnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkGenerateIrnResponse.ProtoReflect.Descriptor instead.
 func (*BulkGenerateIrnResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{8}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BulkGenerateIrnResponse) GetTaskId() string {
@@ -704,7 +889,7 @@ type CancelItem struct {
 
 func (x *CancelItem) Reset() {
 	*x = CancelItem{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[9]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +901,7 @@ func (x *CancelItem) String() string {
 func (*CancelItem) ProtoMessage() {}
 
 func (x *CancelItem) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[9]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +914,7 @@ func (x *CancelItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelItem.ProtoReflect.Descriptor instead.
 func (*CancelItem) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{9}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CancelItem) GetIrn() string {
@@ -762,7 +947,7 @@ type BulkCancelIrnRequest struct {
 
 func (x *BulkCancelIrnRequest) Reset() {
 	*x = BulkCancelIrnRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[10]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +959,7 @@ func (x *BulkCancelIrnRequest) String() string {
 func (*BulkCancelIrnRequest) ProtoMessage() {}
 
 func (x *BulkCancelIrnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[10]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +972,7 @@ func (x *BulkCancelIrnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkCancelIrnRequest.ProtoReflect.Descriptor instead.
 func (*BulkCancelIrnRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{10}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BulkCancelIrnRequest) GetItems() []*CancelItem {
@@ -806,7 +991,7 @@ type BulkCancelIrnResponse struct {
 
 func (x *BulkCancelIrnResponse) Reset() {
 	*x = BulkCancelIrnResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[11]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +1003,7 @@ func (x *BulkCancelIrnResponse) String() string {
 func (*BulkCancelIrnResponse) ProtoMessage() {}
 
 func (x *BulkCancelIrnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[11]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +1016,7 @@ func (x *BulkCancelIrnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BulkCancelIrnResponse.ProtoReflect.Descriptor instead.
 func (*BulkCancelIrnResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{11}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BulkCancelIrnResponse) GetTaskId() string {
@@ -856,7 +1041,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[12]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +1053,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[12]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +1066,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{12}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Task) GetTaskId() string {
@@ -942,7 +1127,7 @@ type GetTaskRequest struct {
 
 func (x *GetTaskRequest) Reset() {
 	*x = GetTaskRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[13]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1139,7 @@ func (x *GetTaskRequest) String() string {
 func (*GetTaskRequest) ProtoMessage() {}
 
 func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[13]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1152,7 @@ func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{13}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetTaskRequest) GetTaskId() string {
@@ -986,7 +1171,7 @@ type GetTaskResponse struct {
 
 func (x *GetTaskResponse) Reset() {
 	*x = GetTaskResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[14]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1183,7 @@ func (x *GetTaskResponse) String() string {
 func (*GetTaskResponse) ProtoMessage() {}
 
 func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[14]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1196,7 @@ func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{14}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetTaskResponse) GetTask() *Task {
@@ -1033,7 +1218,7 @@ type TaskError struct {
 
 func (x *TaskError) Reset() {
 	*x = TaskError{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[15]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1230,7 @@ func (x *TaskError) String() string {
 func (*TaskError) ProtoMessage() {}
 
 func (x *TaskError) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[15]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1243,7 @@ func (x *TaskError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskError.ProtoReflect.Descriptor instead.
 func (*TaskError) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{15}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskError) GetMessage() string {
@@ -1096,7 +1281,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[16]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1293,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[16]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1306,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{16}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskResult) GetStatus() bool {
@@ -1161,7 +1346,7 @@ type DownloadTaskRequest struct {
 
 func (x *DownloadTaskRequest) Reset() {
 	*x = DownloadTaskRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[17]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1358,7 @@ func (x *DownloadTaskRequest) String() string {
 func (*DownloadTaskRequest) ProtoMessage() {}
 
 func (x *DownloadTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[17]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1371,7 @@ func (x *DownloadTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadTaskRequest.ProtoReflect.Descriptor instead.
 func (*DownloadTaskRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{17}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DownloadTaskRequest) GetTaskId() string {
@@ -1205,7 +1390,7 @@ type DownloadTaskResponse struct {
 
 func (x *DownloadTaskResponse) Reset() {
 	*x = DownloadTaskResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[18]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1402,7 @@ func (x *DownloadTaskResponse) String() string {
 func (*DownloadTaskResponse) ProtoMessage() {}
 
 func (x *DownloadTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[18]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1415,7 @@ func (x *DownloadTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadTaskResponse.ProtoReflect.Descriptor instead.
 func (*DownloadTaskResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{18}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DownloadTaskResponse) GetResults() []*TaskResult {
@@ -1254,7 +1439,7 @@ type CancelIrnRequest struct {
 
 func (x *CancelIrnRequest) Reset() {
 	*x = CancelIrnRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[19]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1451,7 @@ func (x *CancelIrnRequest) String() string {
 func (*CancelIrnRequest) ProtoMessage() {}
 
 func (x *CancelIrnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[19]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1464,7 @@ func (x *CancelIrnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelIrnRequest.ProtoReflect.Descriptor instead.
 func (*CancelIrnRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{19}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelIrnRequest) GetIrn() string {
@@ -1323,7 +1508,7 @@ type CancelIrnResponse struct {
 
 func (x *CancelIrnResponse) Reset() {
 	*x = CancelIrnResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[20]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1520,7 @@ func (x *CancelIrnResponse) String() string {
 func (*CancelIrnResponse) ProtoMessage() {}
 
 func (x *CancelIrnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[20]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1533,7 @@ func (x *CancelIrnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelIrnResponse.ProtoReflect.Descriptor instead.
 func (*CancelIrnResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{20}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelIrnResponse) GetIrn() string {
@@ -1384,7 +1569,7 @@ type GetIrnRequest struct {
 
 func (x *GetIrnRequest) Reset() {
 	*x = GetIrnRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[21]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1581,7 @@ func (x *GetIrnRequest) String() string {
 func (*GetIrnRequest) ProtoMessage() {}
 
 func (x *GetIrnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[21]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1594,7 @@ func (x *GetIrnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnRequest.ProtoReflect.Descriptor instead.
 func (*GetIrnRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{21}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetIrnRequest) GetIrn() string {
@@ -1442,7 +1627,7 @@ type GetIrnResponse struct {
 
 func (x *GetIrnResponse) Reset() {
 	*x = GetIrnResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[22]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1639,7 @@ func (x *GetIrnResponse) String() string {
 func (*GetIrnResponse) ProtoMessage() {}
 
 func (x *GetIrnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[22]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1652,7 @@ func (x *GetIrnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnResponse.ProtoReflect.Descriptor instead.
 func (*GetIrnResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{22}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetIrnResponse) GetDetails() *IrnDetails {
@@ -1492,7 +1677,7 @@ type GetIrnByDocumentRequest struct {
 
 func (x *GetIrnByDocumentRequest) Reset() {
 	*x = GetIrnByDocumentRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[23]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1689,7 @@ func (x *GetIrnByDocumentRequest) String() string {
 func (*GetIrnByDocumentRequest) ProtoMessage() {}
 
 func (x *GetIrnByDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[23]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1702,7 @@ func (x *GetIrnByDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnByDocumentRequest.ProtoReflect.Descriptor instead.
 func (*GetIrnByDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{23}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetIrnByDocumentRequest) GetGstin() string {
@@ -1564,7 +1749,7 @@ type GetIrnByDocumentResponse struct {
 
 func (x *GetIrnByDocumentResponse) Reset() {
 	*x = GetIrnByDocumentResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[24]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1761,7 @@ func (x *GetIrnByDocumentResponse) String() string {
 func (*GetIrnByDocumentResponse) ProtoMessage() {}
 
 func (x *GetIrnByDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[24]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1774,7 @@ func (x *GetIrnByDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnByDocumentResponse.ProtoReflect.Descriptor instead.
 func (*GetIrnByDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{24}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetIrnByDocumentResponse) GetDetails() *IrnDetails {
@@ -1615,7 +1800,7 @@ type VerifySignedDocumentRequest struct {
 
 func (x *VerifySignedDocumentRequest) Reset() {
 	*x = VerifySignedDocumentRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1812,7 @@ func (x *VerifySignedDocumentRequest) String() string {
 func (*VerifySignedDocumentRequest) ProtoMessage() {}
 
 func (x *VerifySignedDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1825,7 @@ func (x *VerifySignedDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySignedDocumentRequest.ProtoReflect.Descriptor instead.
 func (*VerifySignedDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{25}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *VerifySignedDocumentRequest) GetToken() string {
@@ -1682,7 +1867,7 @@ type VerifySignedDocumentResponse struct {
 
 func (x *VerifySignedDocumentResponse) Reset() {
 	*x = VerifySignedDocumentResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +1879,7 @@ func (x *VerifySignedDocumentResponse) String() string {
 func (*VerifySignedDocumentResponse) ProtoMessage() {}
 
 func (x *VerifySignedDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +1892,7 @@ func (x *VerifySignedDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySignedDocumentResponse.ProtoReflect.Descriptor instead.
 func (*VerifySignedDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{26}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *VerifySignedDocumentResponse) GetValid() bool {
@@ -1761,7 +1946,7 @@ type GetEnablementStatusRequest struct {
 
 func (x *GetEnablementStatusRequest) Reset() {
 	*x = GetEnablementStatusRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1958,7 @@ func (x *GetEnablementStatusRequest) String() string {
 func (*GetEnablementStatusRequest) ProtoMessage() {}
 
 func (x *GetEnablementStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1971,7 @@ func (x *GetEnablementStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnablementStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetEnablementStatusRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{27}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetEnablementStatusRequest) GetGstin() string {
@@ -1808,7 +1993,7 @@ type GetEnablementStatusResponse struct {
 
 func (x *GetEnablementStatusResponse) Reset() {
 	*x = GetEnablementStatusResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +2005,7 @@ func (x *GetEnablementStatusResponse) String() string {
 func (*GetEnablementStatusResponse) ProtoMessage() {}
 
 func (x *GetEnablementStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +2018,7 @@ func (x *GetEnablementStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnablementStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetEnablementStatusResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{28}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetEnablementStatusResponse) GetGstin() string {
@@ -1871,7 +2056,7 @@ type ListBuyerInvoicesRequest struct {
 
 func (x *ListBuyerInvoicesRequest) Reset() {
 	*x = ListBuyerInvoicesRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2068,7 @@ func (x *ListBuyerInvoicesRequest) String() string {
 func (*ListBuyerInvoicesRequest) ProtoMessage() {}
 
 func (x *ListBuyerInvoicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2081,7 @@ func (x *ListBuyerInvoicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBuyerInvoicesRequest.ProtoReflect.Descriptor instead.
 func (*ListBuyerInvoicesRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{29}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListBuyerInvoicesRequest) GetBuyerGstin() string {
@@ -1950,7 +2135,7 @@ type BuyerInvoice struct {
 
 func (x *BuyerInvoice) Reset() {
 	*x = BuyerInvoice{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2147,7 @@ func (x *BuyerInvoice) String() string {
 func (*BuyerInvoice) ProtoMessage() {}
 
 func (x *BuyerInvoice) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2160,7 @@ func (x *BuyerInvoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuyerInvoice.ProtoReflect.Descriptor instead.
 func (*BuyerInvoice) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{30}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BuyerInvoice) GetIrn() string {
@@ -2044,7 +2229,7 @@ type ListBuyerInvoicesResponse struct {
 
 func (x *ListBuyerInvoicesResponse) Reset() {
 	*x = ListBuyerInvoicesResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2241,7 @@ func (x *ListBuyerInvoicesResponse) String() string {
 func (*ListBuyerInvoicesResponse) ProtoMessage() {}
 
 func (x *ListBuyerInvoicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2254,7 @@ func (x *ListBuyerInvoicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBuyerInvoicesResponse.ProtoReflect.Descriptor instead.
 func (*ListBuyerInvoicesResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{31}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListBuyerInvoicesResponse) GetInvoices() []*BuyerInvoice {
@@ -2098,7 +2283,7 @@ type GetInvoicePdfRequest struct {
 
 func (x *GetInvoicePdfRequest) Reset() {
 	*x = GetInvoicePdfRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2295,7 @@ func (x *GetInvoicePdfRequest) String() string {
 func (*GetInvoicePdfRequest) ProtoMessage() {}
 
 func (x *GetInvoicePdfRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2308,7 @@ func (x *GetInvoicePdfRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoicePdfRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoicePdfRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{32}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetInvoicePdfRequest) GetIrn() string {
@@ -2156,7 +2341,7 @@ type GetInvoicePdfResponse struct {
 
 func (x *GetInvoicePdfResponse) Reset() {
 	*x = GetInvoicePdfResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2353,7 @@ func (x *GetInvoicePdfResponse) String() string {
 func (*GetInvoicePdfResponse) ProtoMessage() {}
 
 func (x *GetInvoicePdfResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2366,7 @@ func (x *GetInvoicePdfResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoicePdfResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoicePdfResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{33}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetInvoicePdfResponse) GetFile() *httpbody.HttpBody {
@@ -2206,7 +2391,7 @@ type GetQrImageRequest struct {
 
 func (x *GetQrImageRequest) Reset() {
 	*x = GetQrImageRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2403,7 @@ func (x *GetQrImageRequest) String() string {
 func (*GetQrImageRequest) ProtoMessage() {}
 
 func (x *GetQrImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2416,7 @@ func (x *GetQrImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQrImageRequest.ProtoReflect.Descriptor instead.
 func (*GetQrImageRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{34}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetQrImageRequest) GetIrn() string {
@@ -2271,7 +2456,7 @@ type GetQrImageResponse struct {
 
 func (x *GetQrImageResponse) Reset() {
 	*x = GetQrImageResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2468,7 @@ func (x *GetQrImageResponse) String() string {
 func (*GetQrImageResponse) ProtoMessage() {}
 
 func (x *GetQrImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2481,7 @@ func (x *GetQrImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQrImageResponse.ProtoReflect.Descriptor instead.
 func (*GetQrImageResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{35}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetQrImageResponse) GetFile() *httpbody.HttpBody {
@@ -2338,7 +2523,14 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x0elarge_taxpayer\x18\x03 \x01(\bR\rlargeTaxpayer\"l\n" +
 	"\x13GenerateIrnResponse\x129\n" +
 	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\x12\x1a\n" +
-	"\breplayed\x18\x02 \x01(\bR\breplayed\"\xe2\x01\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"Y\n" +
+	"\x16ValidateInvoiceRequest\x12\x18\n" +
+	"\ainvoice\x18\x01 \x01(\fR\ainvoice\x12%\n" +
+	"\x0elarge_taxpayer\x18\x02 \x01(\bR\rlargeTaxpayer\"\xb0\x01\n" +
+	"\x17ValidateInvoiceResponse\x12\x10\n" +
+	"\x03irn\x18\x01 \x01(\tR\x03Irn\x12>\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2$.irpgate.einvoice.v1.GenerateOutcomeR\aoutcome\x12C\n" +
+	"\fregistration\x18\x03 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\fregistration\"\xe2\x01\n" +
 	"\x10NotificationMeta\x12!\n" +
 	"\fseller_email\x18\x01 \x01(\tR\vsellerEmail\x12\x1f\n" +
 	"\vbuyer_email\x18\x02 \x01(\tR\n" +
@@ -2470,15 +2662,23 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x05gstin\x18\x03 \x01(\tR\x05gstin\x12\x10\n" +
 	"\x03irp\x18\x04 \x01(\tR\x03irp\">\n" +
 	"\x12GetQrImageResponse\x12(\n" +
-	"\x04file\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04file*\x87\x01\n" +
+	"\x04file\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04file*\xcc\x01\n" +
+	"\x0fGenerateOutcome\x12 \n" +
+	"\x1cGENERATE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19GENERATE_OUTCOME_REGISTER\x10\x01\x12\x1b\n" +
+	"\x17GENERATE_OUTCOME_REPLAY\x10\x02\x12\x1c\n" +
+	"\x18GENERATE_OUTCOME_PENDING\x10\x03\x12\x1d\n" +
+	"\x19GENERATE_OUTCOME_CONFLICT\x10\x04\x12\x1e\n" +
+	"\x1aGENERATE_OUTCOME_CANCELLED\x10\x05*\x87\x01\n" +
 	"\tTaskState\x12\x1a\n" +
 	"\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11TASK_STATE_QUEUED\x10\x01\x12\x16\n" +
 	"\x12TASK_STATE_RUNNING\x10\x02\x12\x18\n" +
 	"\x14TASK_STATE_SUCCEEDED\x10\x03\x12\x15\n" +
-	"\x11TASK_STATE_FAILED\x10\x042\xb2\x11\n" +
+	"\x11TASK_STATE_FAILED\x10\x042\xc9\x12\n" +
 	"\x0fEInvoiceService\x12\x83\x01\n" +
-	"\vGenerateIrn\x12'.irpgate.einvoice.v1.GenerateIrnRequest\x1a(.irpgate.einvoice.v1.GenerateIrnResponse\"!\x82\xd3\xe4\x93\x02\x1b:\ainvoice\"\x10/v1/einvoice/irn\x12\x8e\x01\n" +
+	"\vGenerateIrn\x12'.irpgate.einvoice.v1.GenerateIrnRequest\x1a(.irpgate.einvoice.v1.GenerateIrnResponse\"!\x82\xd3\xe4\x93\x02\x1b:\ainvoice\"\x10/v1/einvoice/irn\x12\x94\x01\n" +
+	"\x0fValidateInvoice\x12+.irpgate.einvoice.v1.ValidateInvoiceRequest\x1a,.irpgate.einvoice.v1.ValidateInvoiceResponse\"&\x82\xd3\xe4\x93\x02 :\ainvoice\"\x15/v1/einvoice/validate\x12\x8e\x01\n" +
 	"\x10GenerateIrnAsync\x12,.irpgate.einvoice.v1.GenerateIrnAsyncRequest\x1a-.irpgate.einvoice.v1.GenerateIrnAsyncResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/einvoice/tasks\x12\x8e\x01\n" +
 	"\x0fBulkGenerateIrn\x12+.irpgate.einvoice.v1.BulkGenerateIrnRequest\x1a,.irpgate.einvoice.v1.BulkGenerateIrnResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/einvoice/bulk/irn\x12\x8b\x01\n" +
 	"\rBulkCancelIrn\x12).irpgate.einvoice.v1.BulkCancelIrnRequest\x1a*.irpgate.einvoice.v1.BulkCancelIrnResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/einvoice/bulk/cancel\x12z\n" +
@@ -2512,107 +2712,114 @@ func file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP() []byte {
 	return file_irpgate_einvoice_v1_einvoice_proto_rawDescData
 }
 
-var file_irpgate_einvoice_v1_einvoice_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_irpgate_einvoice_v1_einvoice_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_irpgate_einvoice_v1_einvoice_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_irpgate_einvoice_v1_einvoice_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_irpgate_einvoice_v1_einvoice_proto_goTypes = []any{
-	(TaskState)(0),                       // 0: irpgate.einvoice.v1.TaskState
-	(*IrnDetails)(nil),                   // 1: irpgate.einvoice.v1.IrnDetails
-	(*InfoDetail)(nil),                   // 2: irpgate.einvoice.v1.InfoDetail
-	(*GenerateIrnRequest)(nil),           // 3: irpgate.einvoice.v1.GenerateIrnRequest
-	(*GenerateIrnResponse)(nil),          // 4: irpgate.einvoice.v1.GenerateIrnResponse
-	(*NotificationMeta)(nil),             // 5: irpgate.einvoice.v1.NotificationMeta
-	(*GenerateIrnAsyncRequest)(nil),      // 6: irpgate.einvoice.v1.GenerateIrnAsyncRequest
-	(*GenerateIrnAsyncResponse)(nil),     // 7: irpgate.einvoice.v1.GenerateIrnAsyncResponse
-	(*BulkGenerateIrnRequest)(nil),       // 8: irpgate.einvoice.v1.BulkGenerateIrnRequest
-	(*BulkGenerateIrnResponse)(nil),      // 9: irpgate.einvoice.v1.BulkGenerateIrnResponse
-	(*CancelItem)(nil),                   // 10: irpgate.einvoice.v1.CancelItem
-	(*BulkCancelIrnRequest)(nil),         // 11: irpgate.einvoice.v1.BulkCancelIrnRequest
-	(*BulkCancelIrnResponse)(nil),        // 12: irpgate.einvoice.v1.BulkCancelIrnResponse
-	(*Task)(nil),                         // 13: irpgate.einvoice.v1.Task
-	(*GetTaskRequest)(nil),               // 14: irpgate.einvoice.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),              // 15: irpgate.einvoice.v1.GetTaskResponse
-	(*TaskError)(nil),                    // 16: irpgate.einvoice.v1.TaskError
-	(*TaskResult)(nil),                   // 17: irpgate.einvoice.v1.TaskResult
-	(*DownloadTaskRequest)(nil),          // 18: irpgate.einvoice.v1.DownloadTaskRequest
-	(*DownloadTaskResponse)(nil),         // 19: irpgate.einvoice.v1.DownloadTaskResponse
-	(*CancelIrnRequest)(nil),             // 20: irpgate.einvoice.v1.CancelIrnRequest
-	(*CancelIrnResponse)(nil),            // 21: irpgate.einvoice.v1.CancelIrnResponse
-	(*GetIrnRequest)(nil),                // 22: irpgate.einvoice.v1.GetIrnRequest
-	(*GetIrnResponse)(nil),               // 23: irpgate.einvoice.v1.GetIrnResponse
-	(*GetIrnByDocumentRequest)(nil),      // 24: irpgate.einvoice.v1.GetIrnByDocumentRequest
-	(*GetIrnByDocumentResponse)(nil),     // 25: irpgate.einvoice.v1.GetIrnByDocumentResponse
-	(*VerifySignedDocumentRequest)(nil),  // 26: irpgate.einvoice.v1.VerifySignedDocumentRequest
-	(*VerifySignedDocumentResponse)(nil), // 27: irpgate.einvoice.v1.VerifySignedDocumentResponse
-	(*GetEnablementStatusRequest)(nil),   // 28: irpgate.einvoice.v1.GetEnablementStatusRequest
-	(*GetEnablementStatusResponse)(nil),  // 29: irpgate.einvoice.v1.GetEnablementStatusResponse
-	(*ListBuyerInvoicesRequest)(nil),     // 30: irpgate.einvoice.v1.ListBuyerInvoicesRequest
-	(*BuyerInvoice)(nil),                 // 31: irpgate.einvoice.v1.BuyerInvoice
-	(*ListBuyerInvoicesResponse)(nil),    // 32: irpgate.einvoice.v1.ListBuyerInvoicesResponse
-	(*GetInvoicePdfRequest)(nil),         // 33: irpgate.einvoice.v1.GetInvoicePdfRequest
-	(*GetInvoicePdfResponse)(nil),        // 34: irpgate.einvoice.v1.GetInvoicePdfResponse
-	(*GetQrImageRequest)(nil),            // 35: irpgate.einvoice.v1.GetQrImageRequest
-	(*GetQrImageResponse)(nil),           // 36: irpgate.einvoice.v1.GetQrImageResponse
-	(*structpb.Value)(nil),               // 37: google.protobuf.Value
-	(*structpb.Struct)(nil),              // 38: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),        // 39: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),            // 40: google.api.HttpBody
+	(GenerateOutcome)(0),                 // 0: irpgate.einvoice.v1.GenerateOutcome
+	(TaskState)(0),                       // 1: irpgate.einvoice.v1.TaskState
+	(*IrnDetails)(nil),                   // 2: irpgate.einvoice.v1.IrnDetails
+	(*InfoDetail)(nil),                   // 3: irpgate.einvoice.v1.InfoDetail
+	(*GenerateIrnRequest)(nil),           // 4: irpgate.einvoice.v1.GenerateIrnRequest
+	(*GenerateIrnResponse)(nil),          // 5: irpgate.einvoice.v1.GenerateIrnResponse
+	(*ValidateInvoiceRequest)(nil),       // 6: irpgate.einvoice.v1.ValidateInvoiceRequest
+	(*ValidateInvoiceResponse)(nil),      // 7: irpgate.einvoice.v1.ValidateInvoiceResponse
+	(*NotificationMeta)(nil),             // 8: irpgate.einvoice.v1.NotificationMeta
+	(*GenerateIrnAsyncRequest)(nil),      // 9: irpgate.einvoice.v1.GenerateIrnAsyncRequest
+	(*GenerateIrnAsyncResponse)(nil),     // 10: irpgate.einvoice.v1.GenerateIrnAsyncResponse
+	(*BulkGenerateIrnRequest)(nil),       // 11: irpgate.einvoice.v1.BulkGenerateIrnRequest
+	(*BulkGenerateIrnResponse)(nil),      // 12: irpgate.einvoice.v1.BulkGenerateIrnResponse
+	(*CancelItem)(nil),                   // 13: irpgate.einvoice.v1.CancelItem
+	(*BulkCancelIrnRequest)(nil),         // 14: irpgate.einvoice.v1.BulkCancelIrnRequest
+	(*BulkCancelIrnResponse)(nil),        // 15: irpgate.einvoice.v1.BulkCancelIrnResponse
+	(*Task)(nil),                         // 16: irpgate.einvoice.v1.Task
+	(*GetTaskRequest)(nil),               // 17: irpgate.einvoice.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),              // 18: irpgate.einvoice.v1.GetTaskResponse
+	(*TaskError)(nil),                    // 19: irpgate.einvoice.v1.TaskError
+	(*TaskResult)(nil),                   // 20: irpgate.einvoice.v1.TaskResult
+	(*DownloadTaskRequest)(nil),          // 21: irpgate.einvoice.v1.DownloadTaskRequest
+	(*DownloadTaskResponse)(nil),         // 22: irpgate.einvoice.v1.DownloadTaskResponse
+	(*CancelIrnRequest)(nil),             // 23: irpgate.einvoice.v1.CancelIrnRequest
+	(*CancelIrnResponse)(nil),            // 24: irpgate.einvoice.v1.CancelIrnResponse
+	(*GetIrnRequest)(nil),                // 25: irpgate.einvoice.v1.GetIrnRequest
+	(*GetIrnResponse)(nil),               // 26: irpgate.einvoice.v1.GetIrnResponse
+	(*GetIrnByDocumentRequest)(nil),      // 27: irpgate.einvoice.v1.GetIrnByDocumentRequest
+	(*GetIrnByDocumentResponse)(nil),     // 28: irpgate.einvoice.v1.GetIrnByDocumentResponse
+	(*VerifySignedDocumentRequest)(nil),  // 29: irpgate.einvoice.v1.VerifySignedDocumentRequest
+	(*VerifySignedDocumentResponse)(nil), // 30: irpgate.einvoice.v1.VerifySignedDocumentResponse
+	(*GetEnablementStatusRequest)(nil),   // 31: irpgate.einvoice.v1.GetEnablementStatusRequest
+	(*GetEnablementStatusResponse)(nil),  // 32: irpgate.einvoice.v1.GetEnablementStatusResponse
+	(*ListBuyerInvoicesRequest)(nil),     // 33: irpgate.einvoice.v1.ListBuyerInvoicesRequest
+	(*BuyerInvoice)(nil),                 // 34: irpgate.einvoice.v1.BuyerInvoice
+	(*ListBuyerInvoicesResponse)(nil),    // 35: irpgate.einvoice.v1.ListBuyerInvoicesResponse
+	(*GetInvoicePdfRequest)(nil),         // 36: irpgate.einvoice.v1.GetInvoicePdfRequest
+	(*GetInvoicePdfResponse)(nil),        // 37: irpgate.einvoice.v1.GetInvoicePdfResponse
+	(*GetQrImageRequest)(nil),            // 38: irpgate.einvoice.v1.GetQrImageRequest
+	(*GetQrImageResponse)(nil),           // 39: irpgate.einvoice.v1.GetQrImageResponse
+	(*structpb.Value)(nil),               // 40: google.protobuf.Value
+	(*structpb.Struct)(nil),              // 41: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),        // 42: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),            // 43: google.api.HttpBody
 }
 var file_irpgate_einvoice_v1_einvoice_proto_depIdxs = []int32{
-	2,  // 0: irpgate.einvoice.v1.IrnDetails.info_dtls:type_name -> irpgate.einvoice.v1.InfoDetail
-	37, // 1: irpgate.einvoice.v1.InfoDetail.desc:type_name -> google.protobuf.Value
-	1,  // 2: irpgate.einvoice.v1.GenerateIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	38, // 3: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
-	5,  // 4: irpgate.einvoice.v1.GenerateIrnAsyncRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
-	38, // 5: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
-	5,  // 6: irpgate.einvoice.v1.BulkGenerateIrnRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
-	10, // 7: irpgate.einvoice.v1.BulkCancelIrnRequest.items:type_name -> irpgate.einvoice.v1.CancelItem
-	0,  // 8: irpgate.einvoice.v1.Task.state:type_name -> irpgate.einvoice.v1.TaskState
-	39, // 9: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	39, // 10: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
-	13, // 11: irpgate.einvoice.v1.GetTaskResponse.task:type_name -> irpgate.einvoice.v1.Task
-	38, // 12: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
-	1,  // 13: irpgate.einvoice.v1.TaskResult.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	16, // 14: irpgate.einvoice.v1.TaskResult.error:type_name -> irpgate.einvoice.v1.TaskError
-	17, // 15: irpgate.einvoice.v1.DownloadTaskResponse.results:type_name -> irpgate.einvoice.v1.TaskResult
-	1,  // 16: irpgate.einvoice.v1.GetIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	1,  // 17: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	38, // 18: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
-	31, // 19: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
-	40, // 20: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
-	40, // 21: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
-	3,  // 22: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
-	6,  // 23: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
-	8,  // 24: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
-	11, // 25: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
-	14, // 26: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
-	18, // 27: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
-	20, // 28: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
-	22, // 29: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
-	24, // 30: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
-	26, // 31: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
-	28, // 32: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
-	30, // 33: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
-	33, // 34: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
-	35, // 35: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
-	4,  // 36: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
-	7,  // 37: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
-	9,  // 38: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
-	12, // 39: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
-	15, // 40: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
-	19, // 41: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
-	21, // 42: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
-	23, // 43: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
-	25, // 44: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
-	27, // 45: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
-	29, // 46: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
-	32, // 47: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
-	34, // 48: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
-	36, // 49: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
-	36, // [36:50] is the sub-list for method output_type
-	22, // [22:36] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	3,  // 0: irpgate.einvoice.v1.IrnDetails.info_dtls:type_name -> irpgate.einvoice.v1.InfoDetail
+	40, // 1: irpgate.einvoice.v1.InfoDetail.desc:type_name -> google.protobuf.Value
+	2,  // 2: irpgate.einvoice.v1.GenerateIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	0,  // 3: irpgate.einvoice.v1.ValidateInvoiceResponse.outcome:type_name -> irpgate.einvoice.v1.GenerateOutcome
+	2,  // 4: irpgate.einvoice.v1.ValidateInvoiceResponse.registration:type_name -> irpgate.einvoice.v1.IrnDetails
+	41, // 5: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
+	8,  // 6: irpgate.einvoice.v1.GenerateIrnAsyncRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
+	41, // 7: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
+	8,  // 8: irpgate.einvoice.v1.BulkGenerateIrnRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
+	13, // 9: irpgate.einvoice.v1.BulkCancelIrnRequest.items:type_name -> irpgate.einvoice.v1.CancelItem
+	1,  // 10: irpgate.einvoice.v1.Task.state:type_name -> irpgate.einvoice.v1.TaskState
+	42, // 11: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	42, // 12: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	16, // 13: irpgate.einvoice.v1.GetTaskResponse.task:type_name -> irpgate.einvoice.v1.Task
+	41, // 14: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
+	2,  // 15: irpgate.einvoice.v1.TaskResult.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	19, // 16: irpgate.einvoice.v1.TaskResult.error:type_name -> irpgate.einvoice.v1.TaskError
+	20, // 17: irpgate.einvoice.v1.DownloadTaskResponse.results:type_name -> irpgate.einvoice.v1.TaskResult
+	2,  // 18: irpgate.einvoice.v1.GetIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	2,  // 19: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	41, // 20: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
+	34, // 21: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
+	43, // 22: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
+	43, // 23: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
+	4,  // 24: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
+	6,  // 25: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:input_type -> irpgate.einvoice.v1.ValidateInvoiceRequest
+	9,  // 26: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
+	11, // 27: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
+	14, // 28: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
+	17, // 29: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
+	21, // 30: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
+	23, // 31: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
+	25, // 32: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
+	27, // 33: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
+	29, // 34: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
+	31, // 35: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
+	33, // 36: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
+	36, // 37: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
+	38, // 38: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
+	5,  // 39: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
+	7,  // 40: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:output_type -> irpgate.einvoice.v1.ValidateInvoiceResponse
+	10, // 41: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
+	12, // 42: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
+	15, // 43: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
+	18, // 44: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
+	22, // 45: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
+	24, // 46: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
+	26, // 47: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
+	28, // 48: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
+	30, // 49: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
+	32, // 50: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
+	35, // 51: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
+	37, // 52: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
+	39, // 53: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
+	39, // [39:54] is the sub-list for method output_type
+	24, // [24:39] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_irpgate_einvoice_v1_einvoice_proto_init() }
@@ -2620,14 +2827,14 @@ func file_irpgate_einvoice_v1_einvoice_proto_init() {
 	if File_irpgate_einvoice_v1_einvoice_proto != nil {
 		return
 	}
-	file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26].OneofWrappers = []any{}
+	file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_irpgate_einvoice_v1_einvoice_proto_rawDesc), len(file_irpgate_einvoice_v1_einvoice_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   36,
+			NumEnums:      2,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -76,6 +76,47 @@ func local_request_EInvoiceService_GenerateIrn_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
+var filter_EInvoiceService_ValidateInvoice_0 = &utilities.DoubleArray{Encoding: map[string]int{"invoice": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_EInvoiceService_ValidateInvoice_0(ctx context.Context, marshaler runtime.Marshaler, client EInvoiceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ValidateInvoiceRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Invoice); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EInvoiceService_ValidateInvoice_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ValidateInvoice(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_EInvoiceService_ValidateInvoice_0(ctx context.Context, marshaler runtime.Marshaler, server EInvoiceServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ValidateInvoiceRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Invoice); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EInvoiceService_ValidateInvoice_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ValidateInvoice(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_EInvoiceService_GenerateIrnAsync_0(ctx context.Context, marshaler runtime.Marshaler, client EInvoiceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GenerateIrnAsyncRequest
@@ -651,6 +692,26 @@ func RegisterEInvoiceServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_EInvoiceService_GenerateIrn_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_EInvoiceService_ValidateInvoice_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/ValidateInvoice", runtime.WithHTTPPathPattern("/v1/einvoice/validate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_EInvoiceService_ValidateInvoice_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EInvoiceService_ValidateInvoice_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_EInvoiceService_GenerateIrnAsync_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -968,6 +1029,23 @@ func RegisterEInvoiceServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_EInvoiceService_GenerateIrn_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_EInvoiceService_ValidateInvoice_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/ValidateInvoice", runtime.WithHTTPPathPattern("/v1/einvoice/validate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_EInvoiceService_ValidateInvoice_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EInvoiceService_ValidateInvoice_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_EInvoiceService_GenerateIrnAsync_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1212,6 +1290,7 @@ func (m response_EInvoiceService_GetQrImage_0) XXX_ResponseBody() interface{} {
 
 var (
 	pattern_EInvoiceService_GenerateIrn_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "irn"}, ""))
+	pattern_EInvoiceService_ValidateInvoice_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "validate"}, ""))
 	pattern_EInvoiceService_GenerateIrnAsync_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "tasks"}, ""))
 	pattern_EInvoiceService_BulkGenerateIrn_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "bulk", "irn"}, ""))
 	pattern_EInvoiceService_BulkCancelIrn_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "bulk", "cancel"}, ""))
@@ -1229,6 +1308,7 @@ var (
 
 var (
 	forward_EInvoiceService_GenerateIrn_0          = runtime.ForwardResponseMessage
+	forward_EInvoiceService_ValidateInvoice_0      = runtime.ForwardResponseMessage
 	forward_EInvoiceService_GenerateIrnAsync_0     = runtime.ForwardResponseMessage
 	forward_EInvoiceService_BulkGenerateIrn_0      = runtime.ForwardResponseMessage
 	forward_EInvoiceService_BulkCancelIrn_0        = runtime.ForwardResponseMessage

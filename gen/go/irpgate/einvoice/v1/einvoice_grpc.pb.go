@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	EInvoiceService_GenerateIrn_FullMethodName          = "/irpgate.einvoice.v1.EInvoiceService/GenerateIrn"
+	EInvoiceService_ValidateInvoice_FullMethodName      = "/irpgate.einvoice.v1.EInvoiceService/ValidateInvoice"
 	EInvoiceService_GenerateIrnAsync_FullMethodName     = "/irpgate.einvoice.v1.EInvoiceService/GenerateIrnAsync"
 	EInvoiceService_BulkGenerateIrn_FullMethodName      = "/irpgate.einvoice.v1.EInvoiceService/BulkGenerateIrn"
 	EInvoiceService_BulkCancelIrn_FullMethodName        = "/irpgate.einvoice.v1.EInvoiceService/BulkCancelIrn"
@@ -50,6 +51,11 @@ type EInvoiceServiceClient interface {
 	// Validates, registers and stores one document; answers with the IRP's
 	// signed registration. A document already registered answers from the store.
 	GenerateIrn(ctx context.Context, in *GenerateIrnRequest, opts ...grpc.CallOption) (*GenerateIrnResponse, error)
+	// Checks a document against every schema and business rule GenerateIrn
+	// applies, without sending it: a dry run. Answers with the IRN the IRP will
+	// give it and what GenerateIrn would do with it now; an invalid document is
+	// the same error, every violation at once, as GenerateIrn's.
+	ValidateInvoice(ctx context.Context, in *ValidateInvoiceRequest, opts ...grpc.CallOption) (*ValidateInvoiceResponse, error)
 	// Queues one document and answers with a task id at once; e-mails the
 	// result when asked to.
 	GenerateIrnAsync(ctx context.Context, in *GenerateIrnAsyncRequest, opts ...grpc.CallOption) (*GenerateIrnAsyncResponse, error)
@@ -93,6 +99,16 @@ func (c *eInvoiceServiceClient) GenerateIrn(ctx context.Context, in *GenerateIrn
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GenerateIrnResponse)
 	err := c.cc.Invoke(ctx, EInvoiceService_GenerateIrn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *eInvoiceServiceClient) ValidateInvoice(ctx context.Context, in *ValidateInvoiceRequest, opts ...grpc.CallOption) (*ValidateInvoiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateInvoiceResponse)
+	err := c.cc.Invoke(ctx, EInvoiceService_ValidateInvoice_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +260,11 @@ type EInvoiceServiceServer interface {
 	// Validates, registers and stores one document; answers with the IRP's
 	// signed registration. A document already registered answers from the store.
 	GenerateIrn(context.Context, *GenerateIrnRequest) (*GenerateIrnResponse, error)
+	// Checks a document against every schema and business rule GenerateIrn
+	// applies, without sending it: a dry run. Answers with the IRN the IRP will
+	// give it and what GenerateIrn would do with it now; an invalid document is
+	// the same error, every violation at once, as GenerateIrn's.
+	ValidateInvoice(context.Context, *ValidateInvoiceRequest) (*ValidateInvoiceResponse, error)
 	// Queues one document and answers with a task id at once; e-mails the
 	// result when asked to.
 	GenerateIrnAsync(context.Context, *GenerateIrnAsyncRequest) (*GenerateIrnAsyncResponse, error)
@@ -285,6 +306,9 @@ type UnimplementedEInvoiceServiceServer struct{}
 
 func (UnimplementedEInvoiceServiceServer) GenerateIrn(context.Context, *GenerateIrnRequest) (*GenerateIrnResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GenerateIrn not implemented")
+}
+func (UnimplementedEInvoiceServiceServer) ValidateInvoice(context.Context, *ValidateInvoiceRequest) (*ValidateInvoiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateInvoice not implemented")
 }
 func (UnimplementedEInvoiceServiceServer) GenerateIrnAsync(context.Context, *GenerateIrnAsyncRequest) (*GenerateIrnAsyncResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GenerateIrnAsync not implemented")
@@ -360,6 +384,24 @@ func _EInvoiceService_GenerateIrn_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(EInvoiceServiceServer).GenerateIrn(ctx, req.(*GenerateIrnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EInvoiceService_ValidateInvoice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateInvoiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EInvoiceServiceServer).ValidateInvoice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EInvoiceService_ValidateInvoice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EInvoiceServiceServer).ValidateInvoice(ctx, req.(*ValidateInvoiceRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -608,6 +650,10 @@ var EInvoiceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GenerateIrn",
 			Handler:    _EInvoiceService_GenerateIrn_Handler,
+		},
+		{
+			MethodName: "ValidateInvoice",
+			Handler:    _EInvoiceService_ValidateInvoice_Handler,
 		},
 		{
 			MethodName: "GenerateIrnAsync",
