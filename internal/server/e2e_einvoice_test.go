@@ -458,7 +458,20 @@ func (e *e2e) restFlow(t *testing.T) {
 	code, notAllowed, hdr := e.call(t, http.MethodDelete, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
 	require.Equal(t, http.StatusMethodNotAllowed, code, "%v", notAllowed)
 	require.Equal(t, "err-method-not-allowed", notAllowed["error"].(map[string]any)["message"])
-	require.Equal(t, "GET", hdr.Get("Allow"))
+	require.Equal(t, "GET, HEAD", hdr.Get("Allow"))
+	// HEAD is GET without the body (probes, curl -I).
+	head, err := http.NewRequestWithContext(t.Context(), http.MethodHead, e.base+"/v1/einvoice/irn/"+irn, nil)
+	require.NoError(t, err)
+	head.Header.Set("Authorization", "Bearer "+e.seller)
+	res, err := http.DefaultClient.Do(head)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "application/json", res.Header.Get("Content-Type"))
+	require.NotEmpty(t, res.Header.Get("X-Request-Id"))
+	require.Empty(t, raw)
 
 	code, cancelled, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn/cancel", e.seller,
 		map[string]any{"Irn": irn, "CnlRsn": "2", "CnlRem": "Data entry mistake"}, nil)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -94,6 +95,9 @@ func allowed(path string) string {
 		if r.re.MatchString(path) {
 			methods = append(methods, r.methods...)
 		}
+	}
+	if slices.Contains(methods, http.MethodGet) {
+		methods = append(methods, http.MethodHead) // headAsGet
 	}
 	slices.Sort(methods)
 	return strings.Join(slices.Compact(methods), ", ")

@@ -13,15 +13,15 @@ func TestAllowed(t *testing.T) {
 	irn := "2ecc42a8e81dcbbb56923e4bd046c861ce7374060bd31875ce35447e922c9399"
 	for _, tc := range []struct{ path, want string }{
 		{"/v1/einvoice/irn", "POST"},
-		{"/v1/einvoice/irn/" + irn, "GET"},
-		{"/v1/einvoice/irn/" + irn + "/qr", "GET"},
+		{"/v1/einvoice/irn/" + irn, "GET, HEAD"},
+		{"/v1/einvoice/irn/" + irn + "/qr", "GET, HEAD"},
 		// "cancel" is also a valid {irn} segment as far as routing goes.
-		{"/v1/einvoice/irn/cancel", "GET, POST"},
-		{"/v1/auth/api-keys", "GET, POST"},
+		{"/v1/einvoice/irn/cancel", "GET, HEAD, POST"},
+		{"/v1/auth/api-keys", "GET, HEAD, POST"},
 		{"/v1/auth/api-keys/ak_1", "DELETE"},
 		{"/v1/auth/credentials/29AWGPV7107B1Z1/NIC1:rotate", "POST"},
 		// A document number may hold "/".
-		{"/v1/einvoice/documents/29AWGPV7107B1Z1/INV/INV/2026-27/001", "GET"},
+		{"/v1/einvoice/documents/29AWGPV7107B1Z1/INV/INV/2026-27/001", "GET, HEAD"},
 		{"/v1/nothing", ""},
 	} {
 		require.Equal(t, tc.want, allowed(tc.path), tc.path)

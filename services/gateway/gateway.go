@@ -111,16 +111,8 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 	}
 
 	root := http.NewServeMux()
-	root.Handle("/v1/", checkQuery(mux))
-	root.Handle("/healthz", getOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Probes may ask with HEAD; the gateway's health route is GET, and net/http drops the
-		// body of an answer to HEAD.
-		if r.Method == http.MethodHead {
-			r = r.Clone(r.Context())
-			r.Method = http.MethodGet
-		}
-		mux.ServeHTTP(w, r)
-	})))
+	root.Handle("/v1/", headAsGet(checkQuery(mux)))
+	root.Handle("/healthz", getOnly(headAsGet(mux)))
 	doc, err := openAPI(gen.OpenAPI)
 	if err != nil {
 		return nil, err
@@ -206,6 +198,19 @@ func checkQuery(h http.Handler) http.Handler {
 			"detail": detail, "errorLocation": strings.Join(locs, "; "), "errors": list,
 			"reason": "ERROR_REASON_INVALID_REQUEST",
 		})
+	})
+}
+
+// headAsGet answers HEAD as GET (RFC 9110 §9.3.2): the same status and headers, and
+// net/http drops the body. grpc-gateway routes GET only, so probes and `curl -I` would
+// otherwise get 405.
+func headAsGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 
