@@ -397,6 +397,25 @@ func (e *e2e) restFlow(t *testing.T) {
 	code, conflict, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), map[string]string{"Idempotency-Key": "rest-1"})
 	require.Equal(t, http.StatusConflict, code, "%v", conflict)
 
+	// Listed among the seller's registrations of its AckDt's day.
+	day := d["AckDt"].(string)[:len("2006-01-02")]
+	code, list, _ := e.call(t, http.MethodGet, "/v1/einvoice/sellers/"+e2eSeller+"/irns?status=ACT&fromDate="+day+"&toDate="+day+"&pageSize=1000", e.seller, nil, nil)
+	require.Equal(t, http.StatusOK, code, "%v", list)
+	var listed map[string]any
+	for _, it := range list["irns"].([]any) {
+		if it.(map[string]any)["Irn"] == irn {
+			listed = it.(map[string]any)
+		}
+	}
+	require.NotNil(t, listed, "%v", list)
+	require.Equal(t, inv["DocDtls"].(map[string]any)["No"], listed["DocNo"])
+	require.Equal(t, d["AckNo"], listed["AckNo"])
+	require.Equal(t, "ACT", listed["Status"])
+	require.NotContains(t, listed, "SignedInvoice")
+	code, badList, _ := e.call(t, http.MethodGet, "/v1/einvoice/sellers/"+e2eSeller+"/irns?pageSize=many&fromDate=21/11/2026", e.seller, nil, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", badList)
+	require.Contains(t, badList["error"].(map[string]any)["args"].(map[string]any)["errorLocation"], "pageSize")
+
 	code, byIRN, _ := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn, e.seller, nil, nil)
 	require.Equal(t, http.StatusOK, code, "%v", byIRN)
 	require.Equal(t, irn, byIRN["details"].(map[string]any)["Irn"])

@@ -127,6 +127,18 @@ func invoiceMap(now time.Time, docNo string, n int) map[string]any {
 	}
 }
 
+// inactiveBuyerInvoice is a valid intra-state invoice to the sandbox's inactive GSTIN: the
+// IRP refuses it (3029), so it is never registered.
+func inactiveBuyerInvoice(now time.Time) map[string]any {
+	inv := invoiceMap(now, "", 1)
+	b := inv["BuyerDtls"].(map[string]any)
+	b["Gstin"], b["Pos"], b["Stcd"], b["Pin"], b["Loc"] = sandbox.GSTINInactive, "29", "29", 570001, "Mysuru"
+	item := inv["ItemList"].([]any)[0].(map[string]any)
+	item["IgstAmt"], item["CgstAmt"], item["SgstAmt"] = 0, 2.5, 2.5
+	inv["ValDtls"] = map[string]any{"AssVal": 100, "CgstVal": 2.5, "SgstVal": 2.5, "TotInvVal": 105}
+	return inv
+}
+
 // docJSON is a document as the NIC JSON a caller sends.
 func docJSON(t testing.TB, m map[string]any) []byte {
 	t.Helper()
@@ -616,14 +628,7 @@ var _ = sandbox.OpGenerate
 // IRP's answer is returned with its codes.
 func TestInactiveBuyerIsSyncedOnceThenRefused3029(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
-	inv := invoiceMap(e.sb.Clock.Now(), "", 1)
-	b := inv["BuyerDtls"].(map[string]any)
-	b["Gstin"], b["Pos"], b["Stcd"], b["Pin"], b["Loc"] = sandbox.GSTINInactive, "29", "29", 570001, "Mysuru"
-	inv["ItemList"].([]any)[0].(map[string]any)["IgstAmt"] = 0
-	inv["ItemList"].([]any)[0].(map[string]any)["CgstAmt"] = 2.5
-	inv["ItemList"].([]any)[0].(map[string]any)["SgstAmt"] = 2.5
-	inv["ValDtls"] = map[string]any{"AssVal": 100, "CgstVal": 2.5, "SgstVal": 2.5, "TotInvVal": 105}
-	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+	_, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inactiveBuyerInvoice(e.sb.Clock.Now()))})
 	require.Error(t, err)
 	info, _ := errorInfo(t, err)
 	require.Equal(t, "ERROR_REASON_IRP_ERROR", info.GetReason(), "%v", err)

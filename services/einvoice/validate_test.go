@@ -126,14 +126,7 @@ func TestValidateInvoicePendingAndRefused(t *testing.T) {
 	require.Equal(t, einvoicev1.GenerateOutcome_GENERATE_OUTCOME_PENDING, res.GetOutcome())
 
 	e.sb.SetFaults(sandbox.Faults{})
-	refused := invoiceMap(e.sb.Clock.Now(), "", 1) // to a buyer the IRP knows as inactive (3029)
-	b := refused["BuyerDtls"].(map[string]any)
-	b["Gstin"], b["Pos"], b["Stcd"], b["Pin"], b["Loc"] = sandbox.GSTINInactive, "29", "29", 570001, "Mysuru"
-	refused["ItemList"].([]any)[0].(map[string]any)["IgstAmt"] = 0
-	refused["ItemList"].([]any)[0].(map[string]any)["CgstAmt"] = 2.5
-	refused["ItemList"].([]any)[0].(map[string]any)["SgstAmt"] = 2.5
-	refused["ValDtls"] = map[string]any{"AssVal": 100, "CgstVal": 2.5, "SgstVal": 2.5, "TotInvVal": 105}
-	body = docJSON(t, refused)
+	body = docJSON(t, inactiveBuyerInvoice(e.sb.Clock.Now()))
 	_, err = client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
 	info, _ := errorInfo(t, err)
 	require.Equal(t, "3029", info.GetMetadata()["irp_error_codes"])

@@ -1662,6 +1662,297 @@ func (x *GetIrnResponse) GetDetails() *IrnDetails {
 	return nil
 }
 
+type ListIrnsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Seller GSTIN; the caller must hold it.
+	Gstin string `protobuf:"bytes,1,opt,name=gstin,proto3" json:"gstin,omitempty"`
+	// First and last day of AckDt (IST), yyyy-MM-dd, both included; open when empty.
+	FromDate string `protobuf:"bytes,2,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	ToDate   string `protobuf:"bytes,3,opt,name=to_date,json=toDate,proto3" json:"to_date,omitempty"`
+	// ACT or CNL; both when empty.
+	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	// At most this many (100 when 0, at most 1000).
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page, with the same filters.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIrnsRequest) Reset() {
+	*x = ListIrnsRequest{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIrnsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIrnsRequest) ProtoMessage() {}
+
+func (x *ListIrnsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIrnsRequest.ProtoReflect.Descriptor instead.
+func (*ListIrnsRequest) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListIrnsRequest) GetGstin() string {
+	if x != nil {
+		return x.Gstin
+	}
+	return ""
+}
+
+func (x *ListIrnsRequest) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *ListIrnsRequest) GetToDate() string {
+	if x != nil {
+		return x.ToDate
+	}
+	return ""
+}
+
+func (x *ListIrnsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListIrnsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListIrnsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// IrnEntry is one stored registration as a list shows it: the IRP's
+// acknowledgement and the document it is for, without the signed data (GetIrn
+// returns that).
+type IrnEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Irn   string                 `protobuf:"bytes,1,opt,name=irn,json=Irn,proto3" json:"irn,omitempty"`
+	AckNo int64                  `protobuf:"varint,2,opt,name=ack_no,json=AckNo,proto3" json:"ack_no,omitempty"`
+	// yyyy-MM-dd HH:mm:ss, IST.
+	AckDt string `protobuf:"bytes,3,opt,name=ack_dt,json=AckDt,proto3" json:"ack_dt,omitempty"`
+	// ACT or CNL.
+	Status string `protobuf:"bytes,4,opt,name=status,json=Status,proto3" json:"status,omitempty"`
+	// INV, CRN or DBN.
+	DocTyp string `protobuf:"bytes,5,opt,name=doc_typ,json=DocTyp,proto3" json:"doc_typ,omitempty"`
+	DocNo  string `protobuf:"bytes,6,opt,name=doc_no,json=DocNo,proto3" json:"doc_no,omitempty"`
+	// dd/MM/yyyy.
+	DocDt      string  `protobuf:"bytes,7,opt,name=doc_dt,json=DocDt,proto3" json:"doc_dt,omitempty"`
+	BuyerGstin string  `protobuf:"bytes,8,opt,name=buyer_gstin,json=BuyerGstin,proto3" json:"buyer_gstin,omitempty"`
+	TotInvVal  float64 `protobuf:"fixed64,9,opt,name=tot_inv_val,json=TotInvVal,proto3" json:"tot_inv_val,omitempty"`
+	CancelDate string  `protobuf:"bytes,10,opt,name=cancel_date,json=CancelDate,proto3" json:"cancel_date,omitempty"`
+	Irp        string  `protobuf:"bytes,11,opt,name=irp,json=Irp,proto3" json:"irp,omitempty"`
+	EwbNo      int64   `protobuf:"varint,12,opt,name=ewb_no,json=EwbNo,proto3" json:"ewb_no,omitempty"`
+	// True while the IRP's signed answer has not verified against the
+	// configured certificates (GetIrn answers SIGNATURE_INVALID until it does).
+	Unverified    bool `protobuf:"varint,13,opt,name=unverified,proto3" json:"unverified,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IrnEntry) Reset() {
+	*x = IrnEntry{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IrnEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IrnEntry) ProtoMessage() {}
+
+func (x *IrnEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IrnEntry.ProtoReflect.Descriptor instead.
+func (*IrnEntry) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *IrnEntry) GetIrn() string {
+	if x != nil {
+		return x.Irn
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetAckNo() int64 {
+	if x != nil {
+		return x.AckNo
+	}
+	return 0
+}
+
+func (x *IrnEntry) GetAckDt() string {
+	if x != nil {
+		return x.AckDt
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetDocTyp() string {
+	if x != nil {
+		return x.DocTyp
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetDocNo() string {
+	if x != nil {
+		return x.DocNo
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetDocDt() string {
+	if x != nil {
+		return x.DocDt
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetBuyerGstin() string {
+	if x != nil {
+		return x.BuyerGstin
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetTotInvVal() float64 {
+	if x != nil {
+		return x.TotInvVal
+	}
+	return 0
+}
+
+func (x *IrnEntry) GetCancelDate() string {
+	if x != nil {
+		return x.CancelDate
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetIrp() string {
+	if x != nil {
+		return x.Irp
+	}
+	return ""
+}
+
+func (x *IrnEntry) GetEwbNo() int64 {
+	if x != nil {
+		return x.EwbNo
+	}
+	return 0
+}
+
+func (x *IrnEntry) GetUnverified() bool {
+	if x != nil {
+		return x.Unverified
+	}
+	return false
+}
+
+type ListIrnsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Irns  []*IrnEntry            `protobuf:"bytes,1,rep,name=irns,proto3" json:"irns,omitempty"`
+	// Pass as page_token for the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIrnsResponse) Reset() {
+	*x = ListIrnsResponse{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIrnsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIrnsResponse) ProtoMessage() {}
+
+func (x *ListIrnsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIrnsResponse.ProtoReflect.Descriptor instead.
+func (*ListIrnsResponse) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListIrnsResponse) GetIrns() []*IrnEntry {
+	if x != nil {
+		return x.Irns
+	}
+	return nil
+}
+
+func (x *ListIrnsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type GetIrnByDocumentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Gstin string                 `protobuf:"bytes,1,opt,name=gstin,proto3" json:"gstin,omitempty"`
@@ -1677,7 +1968,7 @@ type GetIrnByDocumentRequest struct {
 
 func (x *GetIrnByDocumentRequest) Reset() {
 	*x = GetIrnByDocumentRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1980,7 @@ func (x *GetIrnByDocumentRequest) String() string {
 func (*GetIrnByDocumentRequest) ProtoMessage() {}
 
 func (x *GetIrnByDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[25]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1993,7 @@ func (x *GetIrnByDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnByDocumentRequest.ProtoReflect.Descriptor instead.
 func (*GetIrnByDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{25}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetIrnByDocumentRequest) GetGstin() string {
@@ -1749,7 +2040,7 @@ type GetIrnByDocumentResponse struct {
 
 func (x *GetIrnByDocumentResponse) Reset() {
 	*x = GetIrnByDocumentResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +2052,7 @@ func (x *GetIrnByDocumentResponse) String() string {
 func (*GetIrnByDocumentResponse) ProtoMessage() {}
 
 func (x *GetIrnByDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[26]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +2065,7 @@ func (x *GetIrnByDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnByDocumentResponse.ProtoReflect.Descriptor instead.
 func (*GetIrnByDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{26}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetIrnByDocumentResponse) GetDetails() *IrnDetails {
@@ -1800,7 +2091,7 @@ type VerifySignedDocumentRequest struct {
 
 func (x *VerifySignedDocumentRequest) Reset() {
 	*x = VerifySignedDocumentRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +2103,7 @@ func (x *VerifySignedDocumentRequest) String() string {
 func (*VerifySignedDocumentRequest) ProtoMessage() {}
 
 func (x *VerifySignedDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[27]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +2116,7 @@ func (x *VerifySignedDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySignedDocumentRequest.ProtoReflect.Descriptor instead.
 func (*VerifySignedDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{27}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VerifySignedDocumentRequest) GetToken() string {
@@ -1867,7 +2158,7 @@ type VerifySignedDocumentResponse struct {
 
 func (x *VerifySignedDocumentResponse) Reset() {
 	*x = VerifySignedDocumentResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +2170,7 @@ func (x *VerifySignedDocumentResponse) String() string {
 func (*VerifySignedDocumentResponse) ProtoMessage() {}
 
 func (x *VerifySignedDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +2183,7 @@ func (x *VerifySignedDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySignedDocumentResponse.ProtoReflect.Descriptor instead.
 func (*VerifySignedDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{28}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *VerifySignedDocumentResponse) GetValid() bool {
@@ -1946,7 +2237,7 @@ type GetEnablementStatusRequest struct {
 
 func (x *GetEnablementStatusRequest) Reset() {
 	*x = GetEnablementStatusRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2249,7 @@ func (x *GetEnablementStatusRequest) String() string {
 func (*GetEnablementStatusRequest) ProtoMessage() {}
 
 func (x *GetEnablementStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2262,7 @@ func (x *GetEnablementStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnablementStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetEnablementStatusRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{29}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetEnablementStatusRequest) GetGstin() string {
@@ -1993,7 +2284,7 @@ type GetEnablementStatusResponse struct {
 
 func (x *GetEnablementStatusResponse) Reset() {
 	*x = GetEnablementStatusResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2005,7 +2296,7 @@ func (x *GetEnablementStatusResponse) String() string {
 func (*GetEnablementStatusResponse) ProtoMessage() {}
 
 func (x *GetEnablementStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2018,7 +2309,7 @@ func (x *GetEnablementStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnablementStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetEnablementStatusResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{30}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetEnablementStatusResponse) GetGstin() string {
@@ -2056,7 +2347,7 @@ type ListBuyerInvoicesRequest struct {
 
 func (x *ListBuyerInvoicesRequest) Reset() {
 	*x = ListBuyerInvoicesRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2068,7 +2359,7 @@ func (x *ListBuyerInvoicesRequest) String() string {
 func (*ListBuyerInvoicesRequest) ProtoMessage() {}
 
 func (x *ListBuyerInvoicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2081,7 +2372,7 @@ func (x *ListBuyerInvoicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBuyerInvoicesRequest.ProtoReflect.Descriptor instead.
 func (*ListBuyerInvoicesRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{31}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListBuyerInvoicesRequest) GetBuyerGstin() string {
@@ -2135,7 +2426,7 @@ type BuyerInvoice struct {
 
 func (x *BuyerInvoice) Reset() {
 	*x = BuyerInvoice{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2438,7 @@ func (x *BuyerInvoice) String() string {
 func (*BuyerInvoice) ProtoMessage() {}
 
 func (x *BuyerInvoice) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2451,7 @@ func (x *BuyerInvoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuyerInvoice.ProtoReflect.Descriptor instead.
 func (*BuyerInvoice) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{32}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BuyerInvoice) GetIrn() string {
@@ -2229,7 +2520,7 @@ type ListBuyerInvoicesResponse struct {
 
 func (x *ListBuyerInvoicesResponse) Reset() {
 	*x = ListBuyerInvoicesResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2532,7 @@ func (x *ListBuyerInvoicesResponse) String() string {
 func (*ListBuyerInvoicesResponse) ProtoMessage() {}
 
 func (x *ListBuyerInvoicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2545,7 @@ func (x *ListBuyerInvoicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBuyerInvoicesResponse.ProtoReflect.Descriptor instead.
 func (*ListBuyerInvoicesResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{33}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListBuyerInvoicesResponse) GetInvoices() []*BuyerInvoice {
@@ -2283,7 +2574,7 @@ type GetInvoicePdfRequest struct {
 
 func (x *GetInvoicePdfRequest) Reset() {
 	*x = GetInvoicePdfRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2586,7 @@ func (x *GetInvoicePdfRequest) String() string {
 func (*GetInvoicePdfRequest) ProtoMessage() {}
 
 func (x *GetInvoicePdfRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2599,7 @@ func (x *GetInvoicePdfRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoicePdfRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoicePdfRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{34}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetInvoicePdfRequest) GetIrn() string {
@@ -2341,7 +2632,7 @@ type GetInvoicePdfResponse struct {
 
 func (x *GetInvoicePdfResponse) Reset() {
 	*x = GetInvoicePdfResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2353,7 +2644,7 @@ func (x *GetInvoicePdfResponse) String() string {
 func (*GetInvoicePdfResponse) ProtoMessage() {}
 
 func (x *GetInvoicePdfResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2366,7 +2657,7 @@ func (x *GetInvoicePdfResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoicePdfResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoicePdfResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{35}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetInvoicePdfResponse) GetFile() *httpbody.HttpBody {
@@ -2391,7 +2682,7 @@ type GetQrImageRequest struct {
 
 func (x *GetQrImageRequest) Reset() {
 	*x = GetQrImageRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2694,7 @@ func (x *GetQrImageRequest) String() string {
 func (*GetQrImageRequest) ProtoMessage() {}
 
 func (x *GetQrImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2707,7 @@ func (x *GetQrImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQrImageRequest.ProtoReflect.Descriptor instead.
 func (*GetQrImageRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{36}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetQrImageRequest) GetIrn() string {
@@ -2456,7 +2747,7 @@ type GetQrImageResponse struct {
 
 func (x *GetQrImageResponse) Reset() {
 	*x = GetQrImageResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2759,7 @@ func (x *GetQrImageResponse) String() string {
 func (*GetQrImageResponse) ProtoMessage() {}
 
 func (x *GetQrImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2772,7 @@ func (x *GetQrImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQrImageResponse.ProtoReflect.Descriptor instead.
 func (*GetQrImageResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{37}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetQrImageResponse) GetFile() *httpbody.HttpBody {
@@ -2603,7 +2894,37 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x05gstin\x18\x02 \x01(\tR\x05gstin\x12\x10\n" +
 	"\x03irp\x18\x03 \x01(\tR\x03irp\"K\n" +
 	"\x0eGetIrnResponse\x129\n" +
-	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\x8e\x01\n" +
+	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\xb1\x01\n" +
+	"\x0fListIrnsRequest\x12\x14\n" +
+	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x1b\n" +
+	"\tfrom_date\x18\x02 \x01(\tR\bfromDate\x12\x17\n" +
+	"\ato_date\x18\x03 \x01(\tR\x06toDate\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"\xd4\x02\n" +
+	"\bIrnEntry\x12\x10\n" +
+	"\x03irn\x18\x01 \x01(\tR\x03Irn\x12\x15\n" +
+	"\x06ack_no\x18\x02 \x01(\x03R\x05AckNo\x12\x15\n" +
+	"\x06ack_dt\x18\x03 \x01(\tR\x05AckDt\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06Status\x12\x17\n" +
+	"\adoc_typ\x18\x05 \x01(\tR\x06DocTyp\x12\x15\n" +
+	"\x06doc_no\x18\x06 \x01(\tR\x05DocNo\x12\x15\n" +
+	"\x06doc_dt\x18\a \x01(\tR\x05DocDt\x12\x1f\n" +
+	"\vbuyer_gstin\x18\b \x01(\tR\n" +
+	"BuyerGstin\x12\x1e\n" +
+	"\vtot_inv_val\x18\t \x01(\x01R\tTotInvVal\x12\x1f\n" +
+	"\vcancel_date\x18\n" +
+	" \x01(\tR\n" +
+	"CancelDate\x12\x10\n" +
+	"\x03irp\x18\v \x01(\tR\x03Irp\x12\x15\n" +
+	"\x06ewb_no\x18\f \x01(\x03R\x05EwbNo\x12\x1e\n" +
+	"\n" +
+	"unverified\x18\r \x01(\bR\n" +
+	"unverified\"m\n" +
+	"\x10ListIrnsResponse\x121\n" +
+	"\x04irns\x18\x01 \x03(\v2\x1d.irpgate.einvoice.v1.IrnEntryR\x04irns\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x01\n" +
 	"\x17GetIrnByDocumentRequest\x12\x14\n" +
 	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x19\n" +
 	"\bdoc_type\x18\x02 \x01(\tR\adocType\x12\x15\n" +
@@ -2675,7 +2996,7 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x11TASK_STATE_QUEUED\x10\x01\x12\x16\n" +
 	"\x12TASK_STATE_RUNNING\x10\x02\x12\x18\n" +
 	"\x14TASK_STATE_SUCCEEDED\x10\x03\x12\x15\n" +
-	"\x11TASK_STATE_FAILED\x10\x042\xc9\x12\n" +
+	"\x11TASK_STATE_FAILED\x10\x042\xce\x13\n" +
 	"\x0fEInvoiceService\x12\x83\x01\n" +
 	"\vGenerateIrn\x12'.irpgate.einvoice.v1.GenerateIrnRequest\x1a(.irpgate.einvoice.v1.GenerateIrnResponse\"!\x82\xd3\xe4\x93\x02\x1b:\ainvoice\"\x10/v1/einvoice/irn\x12\x94\x01\n" +
 	"\x0fValidateInvoice\x12+.irpgate.einvoice.v1.ValidateInvoiceRequest\x1a,.irpgate.einvoice.v1.ValidateInvoiceResponse\"&\x82\xd3\xe4\x93\x02 :\ainvoice\"\x15/v1/einvoice/validate\x12\x8e\x01\n" +
@@ -2685,7 +3006,8 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\aGetTask\x12#.irpgate.einvoice.v1.GetTaskRequest\x1a$.irpgate.einvoice.v1.GetTaskResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/einvoice/tasks/{task_id}\x12\x92\x01\n" +
 	"\fDownloadTask\x12(.irpgate.einvoice.v1.DownloadTaskRequest\x1a).irpgate.einvoice.v1.DownloadTaskResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/einvoice/tasks/{task_id}/download\x12~\n" +
 	"\tCancelIrn\x12%.irpgate.einvoice.v1.CancelIrnRequest\x1a&.irpgate.einvoice.v1.CancelIrnResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/einvoice/irn/cancel\x12q\n" +
-	"\x06GetIrn\x12\".irpgate.einvoice.v1.GetIrnRequest\x1a#.irpgate.einvoice.v1.GetIrnResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/einvoice/irn/{irn}\x12\xae\x01\n" +
+	"\x06GetIrn\x12\".irpgate.einvoice.v1.GetIrnRequest\x1a#.irpgate.einvoice.v1.GetIrnResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/einvoice/irn/{irn}\x12\x82\x01\n" +
+	"\bListIrns\x12$.irpgate.einvoice.v1.ListIrnsRequest\x1a%.irpgate.einvoice.v1.ListIrnsResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/einvoice/sellers/{gstin}/irns\x12\xae\x01\n" +
 	"\x10GetIrnByDocument\x12,.irpgate.einvoice.v1.GetIrnByDocumentRequest\x1a-.irpgate.einvoice.v1.GetIrnByDocumentResponse\"=\x82\xd3\xe4\x93\x027\x125/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no=**}\x12\x9b\x01\n" +
 	"\x14VerifySignedDocument\x120.irpgate.einvoice.v1.VerifySignedDocumentRequest\x1a1.irpgate.einvoice.v1.VerifySignedDocumentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/einvoice/verify\x12\xa1\x01\n" +
 	"\x13GetEnablementStatus\x12/.irpgate.einvoice.v1.GetEnablementStatusRequest\x1a0.irpgate.einvoice.v1.GetEnablementStatusResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/einvoice/enablement/{gstin}\x12\xa6\x01\n" +
@@ -2713,7 +3035,7 @@ func file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP() []byte {
 }
 
 var file_irpgate_einvoice_v1_einvoice_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_irpgate_einvoice_v1_einvoice_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_irpgate_einvoice_v1_einvoice_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_irpgate_einvoice_v1_einvoice_proto_goTypes = []any{
 	(GenerateOutcome)(0),                 // 0: irpgate.einvoice.v1.GenerateOutcome
 	(TaskState)(0),                       // 1: irpgate.einvoice.v1.TaskState
@@ -2742,84 +3064,90 @@ var file_irpgate_einvoice_v1_einvoice_proto_goTypes = []any{
 	(*CancelIrnResponse)(nil),            // 24: irpgate.einvoice.v1.CancelIrnResponse
 	(*GetIrnRequest)(nil),                // 25: irpgate.einvoice.v1.GetIrnRequest
 	(*GetIrnResponse)(nil),               // 26: irpgate.einvoice.v1.GetIrnResponse
-	(*GetIrnByDocumentRequest)(nil),      // 27: irpgate.einvoice.v1.GetIrnByDocumentRequest
-	(*GetIrnByDocumentResponse)(nil),     // 28: irpgate.einvoice.v1.GetIrnByDocumentResponse
-	(*VerifySignedDocumentRequest)(nil),  // 29: irpgate.einvoice.v1.VerifySignedDocumentRequest
-	(*VerifySignedDocumentResponse)(nil), // 30: irpgate.einvoice.v1.VerifySignedDocumentResponse
-	(*GetEnablementStatusRequest)(nil),   // 31: irpgate.einvoice.v1.GetEnablementStatusRequest
-	(*GetEnablementStatusResponse)(nil),  // 32: irpgate.einvoice.v1.GetEnablementStatusResponse
-	(*ListBuyerInvoicesRequest)(nil),     // 33: irpgate.einvoice.v1.ListBuyerInvoicesRequest
-	(*BuyerInvoice)(nil),                 // 34: irpgate.einvoice.v1.BuyerInvoice
-	(*ListBuyerInvoicesResponse)(nil),    // 35: irpgate.einvoice.v1.ListBuyerInvoicesResponse
-	(*GetInvoicePdfRequest)(nil),         // 36: irpgate.einvoice.v1.GetInvoicePdfRequest
-	(*GetInvoicePdfResponse)(nil),        // 37: irpgate.einvoice.v1.GetInvoicePdfResponse
-	(*GetQrImageRequest)(nil),            // 38: irpgate.einvoice.v1.GetQrImageRequest
-	(*GetQrImageResponse)(nil),           // 39: irpgate.einvoice.v1.GetQrImageResponse
-	(*structpb.Value)(nil),               // 40: google.protobuf.Value
-	(*structpb.Struct)(nil),              // 41: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),        // 42: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),            // 43: google.api.HttpBody
+	(*ListIrnsRequest)(nil),              // 27: irpgate.einvoice.v1.ListIrnsRequest
+	(*IrnEntry)(nil),                     // 28: irpgate.einvoice.v1.IrnEntry
+	(*ListIrnsResponse)(nil),             // 29: irpgate.einvoice.v1.ListIrnsResponse
+	(*GetIrnByDocumentRequest)(nil),      // 30: irpgate.einvoice.v1.GetIrnByDocumentRequest
+	(*GetIrnByDocumentResponse)(nil),     // 31: irpgate.einvoice.v1.GetIrnByDocumentResponse
+	(*VerifySignedDocumentRequest)(nil),  // 32: irpgate.einvoice.v1.VerifySignedDocumentRequest
+	(*VerifySignedDocumentResponse)(nil), // 33: irpgate.einvoice.v1.VerifySignedDocumentResponse
+	(*GetEnablementStatusRequest)(nil),   // 34: irpgate.einvoice.v1.GetEnablementStatusRequest
+	(*GetEnablementStatusResponse)(nil),  // 35: irpgate.einvoice.v1.GetEnablementStatusResponse
+	(*ListBuyerInvoicesRequest)(nil),     // 36: irpgate.einvoice.v1.ListBuyerInvoicesRequest
+	(*BuyerInvoice)(nil),                 // 37: irpgate.einvoice.v1.BuyerInvoice
+	(*ListBuyerInvoicesResponse)(nil),    // 38: irpgate.einvoice.v1.ListBuyerInvoicesResponse
+	(*GetInvoicePdfRequest)(nil),         // 39: irpgate.einvoice.v1.GetInvoicePdfRequest
+	(*GetInvoicePdfResponse)(nil),        // 40: irpgate.einvoice.v1.GetInvoicePdfResponse
+	(*GetQrImageRequest)(nil),            // 41: irpgate.einvoice.v1.GetQrImageRequest
+	(*GetQrImageResponse)(nil),           // 42: irpgate.einvoice.v1.GetQrImageResponse
+	(*structpb.Value)(nil),               // 43: google.protobuf.Value
+	(*structpb.Struct)(nil),              // 44: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),        // 45: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),            // 46: google.api.HttpBody
 }
 var file_irpgate_einvoice_v1_einvoice_proto_depIdxs = []int32{
 	3,  // 0: irpgate.einvoice.v1.IrnDetails.info_dtls:type_name -> irpgate.einvoice.v1.InfoDetail
-	40, // 1: irpgate.einvoice.v1.InfoDetail.desc:type_name -> google.protobuf.Value
+	43, // 1: irpgate.einvoice.v1.InfoDetail.desc:type_name -> google.protobuf.Value
 	2,  // 2: irpgate.einvoice.v1.GenerateIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
 	0,  // 3: irpgate.einvoice.v1.ValidateInvoiceResponse.outcome:type_name -> irpgate.einvoice.v1.GenerateOutcome
 	2,  // 4: irpgate.einvoice.v1.ValidateInvoiceResponse.registration:type_name -> irpgate.einvoice.v1.IrnDetails
-	41, // 5: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
+	44, // 5: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
 	8,  // 6: irpgate.einvoice.v1.GenerateIrnAsyncRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
-	41, // 7: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
+	44, // 7: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
 	8,  // 8: irpgate.einvoice.v1.BulkGenerateIrnRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
 	13, // 9: irpgate.einvoice.v1.BulkCancelIrnRequest.items:type_name -> irpgate.einvoice.v1.CancelItem
 	1,  // 10: irpgate.einvoice.v1.Task.state:type_name -> irpgate.einvoice.v1.TaskState
-	42, // 11: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	42, // 12: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	45, // 11: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	45, // 12: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
 	16, // 13: irpgate.einvoice.v1.GetTaskResponse.task:type_name -> irpgate.einvoice.v1.Task
-	41, // 14: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
+	44, // 14: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
 	2,  // 15: irpgate.einvoice.v1.TaskResult.details:type_name -> irpgate.einvoice.v1.IrnDetails
 	19, // 16: irpgate.einvoice.v1.TaskResult.error:type_name -> irpgate.einvoice.v1.TaskError
 	20, // 17: irpgate.einvoice.v1.DownloadTaskResponse.results:type_name -> irpgate.einvoice.v1.TaskResult
 	2,  // 18: irpgate.einvoice.v1.GetIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	2,  // 19: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	41, // 20: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
-	34, // 21: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
-	43, // 22: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
-	43, // 23: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
-	4,  // 24: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
-	6,  // 25: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:input_type -> irpgate.einvoice.v1.ValidateInvoiceRequest
-	9,  // 26: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
-	11, // 27: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
-	14, // 28: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
-	17, // 29: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
-	21, // 30: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
-	23, // 31: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
-	25, // 32: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
-	27, // 33: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
-	29, // 34: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
-	31, // 35: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
-	33, // 36: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
-	36, // 37: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
-	38, // 38: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
-	5,  // 39: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
-	7,  // 40: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:output_type -> irpgate.einvoice.v1.ValidateInvoiceResponse
-	10, // 41: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
-	12, // 42: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
-	15, // 43: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
-	18, // 44: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
-	22, // 45: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
-	24, // 46: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
-	26, // 47: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
-	28, // 48: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
-	30, // 49: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
-	32, // 50: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
-	35, // 51: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
-	37, // 52: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
-	39, // 53: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
-	39, // [39:54] is the sub-list for method output_type
-	24, // [24:39] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	28, // 19: irpgate.einvoice.v1.ListIrnsResponse.irns:type_name -> irpgate.einvoice.v1.IrnEntry
+	2,  // 20: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	44, // 21: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
+	37, // 22: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
+	46, // 23: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
+	46, // 24: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
+	4,  // 25: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
+	6,  // 26: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:input_type -> irpgate.einvoice.v1.ValidateInvoiceRequest
+	9,  // 27: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
+	11, // 28: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
+	14, // 29: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
+	17, // 30: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
+	21, // 31: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
+	23, // 32: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
+	25, // 33: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
+	27, // 34: irpgate.einvoice.v1.EInvoiceService.ListIrns:input_type -> irpgate.einvoice.v1.ListIrnsRequest
+	30, // 35: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
+	32, // 36: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
+	34, // 37: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
+	36, // 38: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
+	39, // 39: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
+	41, // 40: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
+	5,  // 41: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
+	7,  // 42: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:output_type -> irpgate.einvoice.v1.ValidateInvoiceResponse
+	10, // 43: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
+	12, // 44: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
+	15, // 45: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
+	18, // 46: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
+	22, // 47: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
+	24, // 48: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
+	26, // 49: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
+	29, // 50: irpgate.einvoice.v1.EInvoiceService.ListIrns:output_type -> irpgate.einvoice.v1.ListIrnsResponse
+	31, // 51: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
+	33, // 52: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
+	35, // 53: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
+	38, // 54: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
+	40, // 55: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
+	42, // 56: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
+	41, // [41:57] is the sub-list for method output_type
+	25, // [25:41] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_irpgate_einvoice_v1_einvoice_proto_init() }
@@ -2827,14 +3155,14 @@ func file_irpgate_einvoice_v1_einvoice_proto_init() {
 	if File_irpgate_einvoice_v1_einvoice_proto != nil {
 		return
 	}
-	file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28].OneofWrappers = []any{}
+	file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_irpgate_einvoice_v1_einvoice_proto_rawDesc), len(file_irpgate_einvoice_v1_einvoice_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   38,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

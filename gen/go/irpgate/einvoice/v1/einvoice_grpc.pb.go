@@ -28,6 +28,7 @@ const (
 	EInvoiceService_DownloadTask_FullMethodName         = "/irpgate.einvoice.v1.EInvoiceService/DownloadTask"
 	EInvoiceService_CancelIrn_FullMethodName            = "/irpgate.einvoice.v1.EInvoiceService/CancelIrn"
 	EInvoiceService_GetIrn_FullMethodName               = "/irpgate.einvoice.v1.EInvoiceService/GetIrn"
+	EInvoiceService_ListIrns_FullMethodName             = "/irpgate.einvoice.v1.EInvoiceService/ListIrns"
 	EInvoiceService_GetIrnByDocument_FullMethodName     = "/irpgate.einvoice.v1.EInvoiceService/GetIrnByDocument"
 	EInvoiceService_VerifySignedDocument_FullMethodName = "/irpgate.einvoice.v1.EInvoiceService/VerifySignedDocument"
 	EInvoiceService_GetEnablementStatus_FullMethodName  = "/irpgate.einvoice.v1.EInvoiceService/GetEnablementStatus"
@@ -72,6 +73,10 @@ type EInvoiceServiceClient interface {
 	CancelIrn(ctx context.Context, in *CancelIrnRequest, opts ...grpc.CallOption) (*CancelIrnResponse, error)
 	// Returns a registration by IRN: from the store, else from the IRP.
 	GetIrn(ctx context.Context, in *GetIrnRequest, opts ...grpc.CallOption) (*GetIrnResponse, error)
+	// Lists the registrations stored for a seller GSTIN, newest first, a page at
+	// a time: for reconciling the ERP's books with what the IRP registered, also
+	// after NIC's two-day retention.
+	ListIrns(ctx context.Context, in *ListIrnsRequest, opts ...grpc.CallOption) (*ListIrnsResponse, error)
 	// Returns a registration by seller GSTIN and document type, number, date.
 	GetIrnByDocument(ctx context.Context, in *GetIrnByDocumentRequest, opts ...grpc.CallOption) (*GetIrnByDocumentResponse, error)
 	// Verifies a SignedInvoice or SignedQRCode locally against the configured
@@ -185,6 +190,16 @@ func (c *eInvoiceServiceClient) GetIrn(ctx context.Context, in *GetIrnRequest, o
 	return out, nil
 }
 
+func (c *eInvoiceServiceClient) ListIrns(ctx context.Context, in *ListIrnsRequest, opts ...grpc.CallOption) (*ListIrnsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIrnsResponse)
+	err := c.cc.Invoke(ctx, EInvoiceService_ListIrns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *eInvoiceServiceClient) GetIrnByDocument(ctx context.Context, in *GetIrnByDocumentRequest, opts ...grpc.CallOption) (*GetIrnByDocumentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetIrnByDocumentResponse)
@@ -281,6 +296,10 @@ type EInvoiceServiceServer interface {
 	CancelIrn(context.Context, *CancelIrnRequest) (*CancelIrnResponse, error)
 	// Returns a registration by IRN: from the store, else from the IRP.
 	GetIrn(context.Context, *GetIrnRequest) (*GetIrnResponse, error)
+	// Lists the registrations stored for a seller GSTIN, newest first, a page at
+	// a time: for reconciling the ERP's books with what the IRP registered, also
+	// after NIC's two-day retention.
+	ListIrns(context.Context, *ListIrnsRequest) (*ListIrnsResponse, error)
 	// Returns a registration by seller GSTIN and document type, number, date.
 	GetIrnByDocument(context.Context, *GetIrnByDocumentRequest) (*GetIrnByDocumentResponse, error)
 	// Verifies a SignedInvoice or SignedQRCode locally against the configured
@@ -330,6 +349,9 @@ func (UnimplementedEInvoiceServiceServer) CancelIrn(context.Context, *CancelIrnR
 }
 func (UnimplementedEInvoiceServiceServer) GetIrn(context.Context, *GetIrnRequest) (*GetIrnResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetIrn not implemented")
+}
+func (UnimplementedEInvoiceServiceServer) ListIrns(context.Context, *ListIrnsRequest) (*ListIrnsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIrns not implemented")
 }
 func (UnimplementedEInvoiceServiceServer) GetIrnByDocument(context.Context, *GetIrnByDocumentRequest) (*GetIrnByDocumentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetIrnByDocument not implemented")
@@ -532,6 +554,24 @@ func _EInvoiceService_GetIrn_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EInvoiceService_ListIrns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIrnsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EInvoiceServiceServer).ListIrns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EInvoiceService_ListIrns_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EInvoiceServiceServer).ListIrns(ctx, req.(*ListIrnsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _EInvoiceService_GetIrnByDocument_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetIrnByDocumentRequest)
 	if err := dec(in); err != nil {
@@ -682,6 +722,10 @@ var EInvoiceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetIrn",
 			Handler:    _EInvoiceService_GetIrn_Handler,
+		},
+		{
+			MethodName: "ListIrns",
+			Handler:    _EInvoiceService_ListIrns_Handler,
 		},
 		{
 			MethodName: "GetIrnByDocument",

@@ -1,0 +1,148 @@
+package einvoice_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/internal/store/storetest"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+)
+
+// listAll pages through ListIrns with req's filters, page_size at a time.
+func listAll(t *testing.T, client einvoicev1.EInvoiceServiceClient, req *einvoicev1.ListIrnsRequest) (entries []*einvoicev1.IrnEntry, pages int) {
+	t.Helper()
+	for {
+		res, err := client.ListIrns(t.Context(), req)
+		require.NoError(t, err)
+		pages++
+		entries = append(entries, res.GetIrns()...)
+		if res.GetNextPageToken() == "" {
+			return entries, pages
+		}
+		require.Len(t, res.GetIrns(), int(req.GetPageSize()), "only the last page is short")
+		req.PageToken = res.GetNextPageToken()
+	}
+}
+
+func irnsOf[E interface{ GetIrn() string }](es []E) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.GetIrn()
+	}
+	return out
+}
+
+// A seller's registrations come back newest first, page by page, each once, filtered by
+// AckDt and status; documents the IRP never registered are not listed.
+func TestListIrns(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		ctx := t.Context()
+		register := func(n int) []*einvoicev1.IrnDetails {
+			var out []*einvoicev1.IrnDetails
+			for range n {
+				res, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+				require.NoError(t, err)
+				out = append(out, res.GetDetails())
+			}
+			return out
+		}
+		day1 := register(4) // within one second: the IRN keeps pages apart
+		e.sb.Clock.Advance(24 * time.Hour)
+		day2 := register(3)
+		for _, d := range day2[:2] {
+			_, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: d.GetIrn(), CnlRsn: "2", CnlRem: "Data entry mistake"})
+			require.NoError(t, err)
+		}
+		refused := inactiveBuyerInvoice(e.sb.Clock.Now()) // stored FAILED: never registered
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, refused)})
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "3029", info.GetMetadata()["irp_error_codes"])
+
+		all, pages := listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller, PageSize: 3})
+		require.Equal(t, 3, pages)
+		require.Len(t, all, 7)
+		want := irnsOf(append(slices.Clone(day1), day2...))
+		require.ElementsMatch(t, want, irnsOf(all), "every registration once")
+		require.True(t, slices.IsSortedFunc(all, func(a, b *einvoicev1.IrnEntry) int {
+			if a.GetAckDt() != b.GetAckDt() {
+				return -strings.Compare(a.GetAckDt(), b.GetAckDt())
+			}
+			return -strings.Compare(a.GetIrn(), b.GetIrn())
+		}), "newest first")
+		first := all[len(all)-1]
+		require.Contains(t, irnsOf(all[len(all)-4:]), day1[0].GetIrn())
+		require.Equal(t, "INV", first.GetDocTyp())
+		require.Equal(t, buyer, first.GetBuyerGstin())
+		require.InDelta(t, 105, first.GetTotInvVal(), 0.001)
+		require.Equal(t, irpclient.NIC1, first.GetIrp())
+		require.NotEmpty(t, first.GetDocNo())
+		require.Equal(t, e.sb.Clock.Now().Add(-24*time.Hour).In(irpclient.IST).Format("02/01/2006"), first.GetDocDt())
+
+		cnl, _ := listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller, Status: "CNL"})
+		require.ElementsMatch(t, irnsOf(day2[:2]), irnsOf(cnl))
+		for _, c := range cnl {
+			require.Equal(t, "CNL", c.GetStatus())
+			require.NotEmpty(t, c.GetCancelDate())
+		}
+		act, _ := listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller, Status: "act", PageSize: 2})
+		require.ElementsMatch(t, irnsOf(append(slices.Clone(day1), day2[2])), irnsOf(act))
+
+		today := e.sb.Clock.Now().In(irpclient.IST).Format(time.DateOnly)
+		yesterday := e.sb.Clock.Now().Add(-24 * time.Hour).In(irpclient.IST).Format(time.DateOnly)
+		byDay, _ := listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller, FromDate: today})
+		require.ElementsMatch(t, irnsOf(day2), irnsOf(byDay))
+		byDay, _ = listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller, FromDate: yesterday, ToDate: yesterday, PageSize: 1})
+		require.ElementsMatch(t, irnsOf(day1), irnsOf(byDay))
+
+		none, err := e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{Gstin: buyer})
+		require.NoError(t, err)
+		require.Empty(t, none.GetIrns(), "another seller's are not listed")
+	})
+}
+
+// Every fault of a list request is named at once; a page token only goes with its filters.
+func TestListIrnsRefusesBadRequests(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	_, err := e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{FromDate: "21/11/2026", ToDate: "2026-13-01", Status: "OPEN", PageSize: 5000, PageToken: "%%%"})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	_, vs := errorInfo(t, err)
+	var fields []string
+	for _, v := range vs {
+		fields = append(fields, v.GetField()+" "+v.GetReason())
+	}
+	require.Equal(t, []string{"gstin REQUIRED", "from_date INVALID_DATE", "to_date INVALID_DATE", "status INVALID_ENUM",
+		"page_size OUT_OF_RANGE", "page_token INVALID_FORMAT"}, fields)
+
+	_, err = e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{Gstin: seller, FromDate: "2026-11-21", ToDate: "2026-11-20"})
+	_, vs = errorInfo(t, err)
+	require.Equal(t, "to_date", vs[0].GetField())
+	require.Equal(t, "to_date 2026-11-20 is before from_date 2026-11-21", vs[0].GetDescription())
+
+	for range 2 {
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.NoError(t, err)
+	}
+	page, err := e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{Gstin: seller, PageSize: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, page.GetNextPageToken())
+	_, err = e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{Gstin: seller, Status: "CNL", PageSize: 1, PageToken: page.GetNextPageToken()})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	_, vs = errorInfo(t, err)
+	require.Equal(t, "page_token", vs[0].GetField())
+	require.Contains(t, vs[0].GetDescription(), "other filters")
+
+	other := metadata.AppendToOutgoingContext(ctx, testCallerGSTINs, buyer)
+	_, err = e.client.ListIrns(other, &einvoicev1.ListIrnsRequest{Gstin: seller})
+	require.Equal(t, codes.PermissionDenied, status.Code(err), "%v", err)
+}
