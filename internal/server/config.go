@@ -42,6 +42,7 @@ type Config struct {
 	LogLevel        string        `flag:"log-level" usage:"debug, info, warn or error"`
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" usage:"how long in-flight requests may take to finish on shutdown"`
 	IdempotencyTTL  time.Duration `flag:"idempotency-ttl" usage:"how long an Idempotency-Key is remembered"`
+	HealthInterval  time.Duration `flag:"health-interval" usage:"how often auth and einvoice ping their database; their gRPC health by service name and /healthz/services follow it (0: never)"`
 	AcceptTestGSTIN bool          `flag:"accept-test-gstins" usage:"accept NIC's sandbox test GSTINs that fail the check digit (always on with the built-in sandbox; set it against NIC's sandbox)"`
 
 	// The sandbox role (docs/sandbox.md).
@@ -73,6 +74,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 20 * time.Second,
 		IdempotencyTTL:  24 * time.Hour,
+		HealthInterval:  5 * time.Second,
 
 		SandboxTokenLifetime: 360 * time.Minute,
 		SandboxRetentionDays: 2,

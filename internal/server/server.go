@@ -148,6 +148,7 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 	}
 
 	if s.health != nil {
+		s.watchStore(deps.db, cfg.HealthInterval)
 		s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	}
 	s.log.Info("irpgate serving", "grpc", s.GRPCAddr, "http", s.HTTPAddr, "sandbox", s.SandboxURL, "startup", time.Since(s.started).String())

@@ -113,6 +113,10 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 	root := http.NewServeMux()
 	root.Handle("/v1/", headAsGet(checkQuery(mux)))
 	root.Handle("/healthz", getOnly(headAsGet(mux)))
+	root.Handle("/healthz/services", getOnly(readiness(map[string]grpc.ClientConnInterface{
+		authv1.AuthService_ServiceDesc.ServiceName:         conns.Auth,
+		einvoicev1.EInvoiceService_ServiceDesc.ServiceName: conns.EInvoice,
+	})))
 	doc, err := openAPI(gen.OpenAPI)
 	if err != nil {
 		return nil, err

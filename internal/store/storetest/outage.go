@@ -52,6 +52,20 @@ func EachWithOutage(t *testing.T, fn func(t *testing.T, db *store.DB, o Outage),
 	})
 }
 
+// ThroughProxy returns the PostgreSQL URL rawURL reached through a TCP proxy on 127.0.0.1,
+// and the Outage that cuts it (every connection dropped, new ones refused) and restores it,
+// for tests of a whole server whose database goes away.
+func ThroughProxy(t testing.TB, rawURL string) (string, Outage) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	p := newProxy(t)
+	p.target, u.Host = u.Host, p.addr
+	return u.String(), Outage{Start: p.cut, End: p.restore}
+}
+
 // sqliteOutage holds the write lock of the database file at path during an outage.
 func sqliteOutage(t *testing.T, path string) Outage {
 	var mu sync.Mutex
