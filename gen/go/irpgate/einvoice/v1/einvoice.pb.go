@@ -35,7 +35,9 @@ const (
 	// Not registered here (or an earlier send was refused): it would go to the IRP.
 	GenerateOutcome_GENERATE_OUTCOME_REGISTER GenerateOutcome = 1
 	// Registered with the same content (or the same buyer and total): the
-	// stored registration would be answered without calling the IRP.
+	// stored registration would be answered without calling the IRP. (One whose
+	// signature has not verified yet, IrnEntry.unverified, is checked again
+	// first; GenerateIrn answers SIGNATURE_INVALID while it still fails.)
 	GenerateOutcome_GENERATE_OUTCOME_REPLAY GenerateOutcome = 2
 	// Sent before and its answer is not known yet: GenerateIrn would finish that
 	// registration (never a second one).
