@@ -18,7 +18,7 @@ const readyTimeout = 2 * time.Second
 
 // readiness answers /healthz/services: the gRPC health of each service the REST API needs, asked by
 // name (which follows the service's database). 200 when every one is SERVING, else 503;
-// the body names each service's status, or why it could not be asked.
+// the body names each service's status, or the gRPC code of a check that failed.
 func readiness(services map[string]grpc.ClientConnInterface) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
@@ -37,7 +37,9 @@ func readiness(services map[string]grpc.ClientConnInterface) http.Handler {
 				case err != nil && status.Code(err) == codes.NotFound:
 					st = "UNKNOWN: the process at this address does not run it"
 				case err != nil:
-					st = "UNREACHABLE: " + status.Convert(err).Message()
+					// The code only: gRPC's message can name the internal address, and
+					// this endpoint is unauthenticated.
+					st = "UNREACHABLE: " + status.Code(err).String()
 				default:
 					st = res.GetStatus().String()
 				}
