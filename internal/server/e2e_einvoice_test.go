@@ -399,7 +399,8 @@ func (e *e2e) restFlow(t *testing.T) {
 
 	// Listed among the seller's registrations of its AckDt's day.
 	day := d["AckDt"].(string)[:len("2006-01-02")]
-	code, list, _ := e.call(t, http.MethodGet, "/v1/einvoice/sellers/"+e2eSeller+"/irns?status=ACT&fromDate="+day+"&toDate="+day+"&pageSize=1000", e.seller, nil, nil)
+	code, list, _ := e.call(t, http.MethodGet, "/v1/einvoice/sellers/"+e2eSeller+"/irns?status=ACT&fromDate="+day+"&toDate="+day+
+		"&buyerGstin="+inv["BuyerDtls"].(map[string]any)["Gstin"].(string)+"&docType=INV&pageSize=1000", e.seller, nil, nil)
 	require.Equal(t, http.StatusOK, code, "%v", list)
 	var listed map[string]any
 	for _, it := range list["irns"].([]any) {

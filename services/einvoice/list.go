@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ const (
 type listQuery struct {
 	gstin, from, to string // from and to bound ack_dt ("" when open)
 	states          []string
+	buyer, docType  string // "" when any
 	size            int
 	after           *pageToken
 	filter          string // what a page token is bound to
@@ -118,13 +120,26 @@ func checkList(req *einvoicev1.ListIrnsRequest) (*listQuery, error) {
 	default:
 		bad("status", doc.ReasonInvalidEnum, fmt.Sprintf("status must be ACT or CNL (or left out for both), not %q", req.GetStatus()))
 	}
+	if b := strings.ToUpper(strings.TrimSpace(req.GetBuyerGstin())); b != "" {
+		// The shape only: a stored buyer passed the check digit rule of its day.
+		if err := doc.ValidateGSTIN(b, true); b != "URP" && errors.Is(err, doc.ErrGSTINFormat) {
+			bad("buyer_gstin", doc.ReasonInvalidFormat, fmt.Sprintf("buyer_gstin must be a GSTIN (2 digits and 13 upper-case letters or digits) or URP, not %q", req.GetBuyerGstin()))
+		}
+		q.buyer = b
+	}
+	switch t := strings.ToUpper(strings.TrimSpace(req.GetDocType())); t {
+	case "", "INV", "CRN", "DBN":
+		q.docType = t
+	default:
+		bad("doc_type", doc.ReasonInvalidEnum, fmt.Sprintf("doc_type must be INV, CRN or DBN (or left out for all), not %q", req.GetDocType()))
+	}
 	switch {
 	case q.size < 0 || q.size > maxPageSize:
 		bad("page_size", doc.ReasonOutOfRange, fmt.Sprintf("page_size must be from 1 to %d (or 0 for %d), not %d", maxPageSize, defaultPageSize, q.size))
 	case q.size == 0:
 		q.size = defaultPageSize
 	}
-	sum := sha256.Sum256([]byte(strings.Join(append([]string{q.gstin, q.from, q.to}, q.states...), "\x00")))
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{q.gstin, q.from, q.to, q.buyer, q.docType}, q.states...), "\x00")))
 	q.filter = hex.EncodeToString(sum[:8])
 	if t := req.GetPageToken(); t != "" {
 		pt, ok := decodePageToken(t)
@@ -132,7 +147,7 @@ func checkList(req *einvoicev1.ListIrnsRequest) (*listQuery, error) {
 		case !ok:
 			bad("page_token", doc.ReasonInvalidFormat, "page_token is not a next_page_token of ListIrns")
 		case pt.Filter != q.filter:
-			bad("page_token", doc.ReasonInvalidFormat, "page_token was listed with other filters (gstin, from_date, to_date, status); send the same ones")
+			bad("page_token", doc.ReasonInvalidFormat, "page_token was listed with other filters (gstin, from_date, to_date, status, buyer_gstin, doc_type); send the same ones")
 		default:
 			q.after = &pt
 		}

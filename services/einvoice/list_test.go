@@ -110,11 +110,65 @@ func TestListIrns(t *testing.T) {
 	})
 }
 
+// The buyer and document type filters select only their documents, alone or together, and a
+// page token only goes with the buyer and type it was listed with.
+func TestListIrnsByBuyerAndDocType(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		const buyer2 = "24AAAPI3182M002" // a NIC test GSTIN in Gujarat
+		register := func(typ, buyerGSTIN string) string {
+			inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+			inv["DocDtls"].(map[string]any)["Typ"] = typ
+			if typ == "CRN" {
+				inv["RefDtls"] = map[string]any{"PrecDocDtls": []any{map[string]any{"InvNo": "E-ORIG-1", "InvDt": inv["DocDtls"].(map[string]any)["Dt"]}}}
+			}
+			if buyerGSTIN != buyer {
+				b := inv["BuyerDtls"].(map[string]any)
+				b["Gstin"], b["Pos"], b["Stcd"], b["Pin"], b["Loc"] = buyerGSTIN, "24", "24", 380001, "Ahmedabad"
+			}
+			res, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+			require.NoError(t, err)
+			return res.GetDetails().GetIrn()
+		}
+		inv1, inv2 := register("INV", buyer), register("INV", buyer)
+		crn := register("CRN", buyer)
+		other := register("INV", buyer2)
+		otherCRN := register("CRN", buyer2)
+
+		for _, c := range []struct {
+			req  *einvoicev1.ListIrnsRequest
+			want []string
+		}{
+			{&einvoicev1.ListIrnsRequest{BuyerGstin: buyer2}, []string{other, otherCRN}},
+			{&einvoicev1.ListIrnsRequest{BuyerGstin: strings.ToLower(buyer), PageSize: 1}, []string{inv1, inv2, crn}},
+			{&einvoicev1.ListIrnsRequest{DocType: "crn"}, []string{crn, otherCRN}},
+			{&einvoicev1.ListIrnsRequest{BuyerGstin: buyer, DocType: "INV", PageSize: 1}, []string{inv1, inv2}},
+			{&einvoicev1.ListIrnsRequest{BuyerGstin: "URP"}, nil},
+		} {
+			c.req.Gstin = seller
+			got, _ := listAll(t, e.client, c.req)
+			require.ElementsMatch(t, c.want, irnsOf(got), "buyer %q, type %q", c.req.GetBuyerGstin(), c.req.GetDocType())
+			for _, g := range got {
+				if c.req.GetDocType() != "" {
+					require.Equal(t, strings.ToUpper(c.req.GetDocType()), g.GetDocTyp())
+				}
+			}
+		}
+
+		page, err := e.client.ListIrns(t.Context(), &einvoicev1.ListIrnsRequest{Gstin: seller, BuyerGstin: buyer, PageSize: 1})
+		require.NoError(t, err)
+		_, err = e.client.ListIrns(t.Context(), &einvoicev1.ListIrnsRequest{Gstin: seller, BuyerGstin: buyer2, PageSize: 1, PageToken: page.GetNextPageToken()})
+		_, vs := errorInfo(t, err)
+		require.Equal(t, "page_token", vs[0].GetField(), "a token listed for one buyer does not page another")
+	})
+}
+
 // Every fault of a list request is named at once; a page token only goes with its filters.
 func TestListIrnsRefusesBadRequests(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := t.Context()
-	_, err := e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{FromDate: "21/11/2026", ToDate: "2026-13-01", Status: "OPEN", PageSize: 5000, PageToken: "%%%"})
+	_, err := e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{FromDate: "21/11/2026", ToDate: "2026-13-01", Status: "OPEN",
+		BuyerGstin: "27-AAAPI3182M", DocType: "BILL", PageSize: 5000, PageToken: "%%%"})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 	_, vs := errorInfo(t, err)
 	var fields []string
@@ -122,7 +176,7 @@ func TestListIrnsRefusesBadRequests(t *testing.T) {
 		fields = append(fields, v.GetField()+" "+v.GetReason())
 	}
 	require.Equal(t, []string{"gstin REQUIRED", "from_date INVALID_DATE", "to_date INVALID_DATE", "status INVALID_ENUM",
-		"page_size OUT_OF_RANGE", "page_token INVALID_FORMAT"}, fields)
+		"buyer_gstin INVALID_FORMAT", "doc_type INVALID_ENUM", "page_size OUT_OF_RANGE", "page_token INVALID_FORMAT"}, fields)
 
 	_, err = e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{Gstin: seller, FromDate: "2026-11-21", ToDate: "2026-11-20"})
 	_, vs = errorInfo(t, err)

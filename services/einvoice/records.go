@@ -460,6 +460,12 @@ func (d *documents) list(ctx context.Context, q *listQuery) ([]*record, error) {
 	if q.to != "" {
 		sb.WriteString(" AND ack_dt <= " + arg(q.to))
 	}
+	if q.buyer != "" {
+		sb.WriteString(" AND buyer_gstin = " + arg(q.buyer))
+	}
+	if q.docType != "" {
+		sb.WriteString(" AND doc_type = " + arg(q.docType))
+	}
 	if q.after != nil {
 		a, i := arg(q.after.AckDt), arg(q.after.IRN)
 		sb.WriteString(" AND (ack_dt < " + a + " OR (ack_dt = " + a + " AND irn < " + i + "))")

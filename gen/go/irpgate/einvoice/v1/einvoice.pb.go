@@ -1676,7 +1676,11 @@ type ListIrnsRequest struct {
 	// At most this many (100 when 0, at most 1000).
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// next_page_token of the previous page, with the same filters.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only documents for this buyer (BuyerDtls.Gstin; URP for exports); all when empty.
+	BuyerGstin string `protobuf:"bytes,7,opt,name=buyer_gstin,json=buyerGstin,proto3" json:"buyer_gstin,omitempty"`
+	// INV, CRN or DBN; all when empty.
+	DocType       string `protobuf:"bytes,8,opt,name=doc_type,json=docType,proto3" json:"doc_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1749,6 +1753,20 @@ func (x *ListIrnsRequest) GetPageSize() int32 {
 func (x *ListIrnsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListIrnsRequest) GetBuyerGstin() string {
+	if x != nil {
+		return x.BuyerGstin
+	}
+	return ""
+}
+
+func (x *ListIrnsRequest) GetDocType() string {
+	if x != nil {
+		return x.DocType
 	}
 	return ""
 }
@@ -2896,7 +2914,7 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x05gstin\x18\x02 \x01(\tR\x05gstin\x12\x10\n" +
 	"\x03irp\x18\x03 \x01(\tR\x03irp\"K\n" +
 	"\x0eGetIrnResponse\x129\n" +
-	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\xb1\x01\n" +
+	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\xed\x01\n" +
 	"\x0fListIrnsRequest\x12\x14\n" +
 	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x1b\n" +
 	"\tfrom_date\x18\x02 \x01(\tR\bfromDate\x12\x17\n" +
@@ -2904,7 +2922,10 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\tR\x06status\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"\xd4\x02\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12\x1f\n" +
+	"\vbuyer_gstin\x18\a \x01(\tR\n" +
+	"buyerGstin\x12\x19\n" +
+	"\bdoc_type\x18\b \x01(\tR\adocType\"\xd4\x02\n" +
 	"\bIrnEntry\x12\x10\n" +
 	"\x03irn\x18\x01 \x01(\tR\x03Irn\x12\x15\n" +
 	"\x06ack_no\x18\x02 \x01(\x03R\x05AckNo\x12\x15\n" +
