@@ -45,7 +45,8 @@ const (
 //
 // The PDF is the same bytes for the same registration (its dates are the AckDt), so it
 // can be cached and compared. Text uses the PDF core fonts: characters outside Windows
-// code page 1252 print as '?'.
+// code page 1252 print as '?'. Every page after the first repeats the document number and
+// the IRN under its title, so a page that comes apart from the first still names its invoice.
 func PDF(inv *doc.Invoice, reg Registration) ([]byte, error) {
 	qr, err := QRPNG(reg.SignedQRCode, 0)
 	if err != nil {
@@ -53,6 +54,7 @@ func PDF(inv *doc.Invoice, reg Registration) ([]byte, error) {
 	}
 	p := newPrinter()
 	p.title = docTitle(inv.DocType())
+	p.continued = fmt.Sprintf("%s %s dated %s, IRN %s (continued)", p.title, inv.DocDtls.No, inv.DocDtls.Dt, reg.IRN)
 	if ack, err := time.ParseInLocation(time.DateTime, reg.AckDt, ist); err == nil {
 		p.f.SetCreationDate(ack)
 		p.f.SetModificationDate(ack)
@@ -82,9 +84,10 @@ func PDF(inv *doc.Invoice, reg Registration) ([]byte, error) {
 }
 
 type printer struct {
-	f     *fpdf.Fpdf
-	tr    func(string) string
-	title string
+	f         *fpdf.Fpdf
+	tr        func(string) string
+	title     string
+	continued string // under the title from page 2 on
 }
 
 func newPrinter() *printer {
@@ -124,13 +127,17 @@ func docTitle(typ string) string {
 	return "Tax Invoice"
 }
 
-// header opens every page: the title, and the cancel mark of a cancelled IRN.
+// header opens every page: the title, the document and IRN from page 2 on, and the cancel
+// mark of a cancelled IRN.
 func (p *printer) header(reg Registration) {
 	f := p.f
 	f.SetFont("Helvetica", "B", 14)
 	f.CellFormat(bodyW, 7, p.tr(p.title), "", 1, "C", false, 0, "")
 	f.SetFont("Helvetica", "", smallPt)
 	f.CellFormat(bodyW, 3.5, "e-Invoice registered under the GST e-invoice system", "", 1, "C", false, 0, "")
+	if f.PageNo() > 1 {
+		f.CellFormat(bodyW, 3.5, p.tr(p.continued), "", 1, "C", false, 0, "")
+	}
 	if reg.CancelDate != "" {
 		f.SetTextColor(200, 0, 0)
 		f.SetFont("Helvetica", "B", 12)

@@ -102,6 +102,8 @@ func TestPDF_PrintsTheRegistration(t *testing.T) {
 	assert.NotContains(t, pages[0], "CGST", "heads the invoice does not have are left out")
 }
 
+// A long invoice runs onto pages that each carry the cancel mark, their number, the item
+// table's header and, after the first, the document and its IRN.
 func TestPDF_CancelledIsMarkedOnEveryPage(t *testing.T) {
 	inv := invoice(t)
 	item := inv.ItemList[0]
@@ -122,7 +124,12 @@ func TestPDF_CancelledIsMarkedOnEveryPage(t *testing.T) {
 		assert.Contains(t, p, "CANCELLED on 2023-10-02 18:00:00", "page %d", i+1)
 		assert.Contains(t, p, fmt.Sprintf("Page %d of %d", i+1, len(pages)))
 		assert.Contains(t, p, "Unit Price", "the item table's header repeats on page %d", i+1)
+		if i > 0 {
+			assert.Contains(t, p, "Tax Invoice "+inv.DocDtls.No+" dated "+inv.DocDtls.Dt+", IRN "+reg.IRN+" (continued)",
+				"page %d names its invoice", i+1)
+		}
 	}
+	assert.NotContains(t, pages[0], "(continued)")
 	all := strings.Join(pages, "")
 	for i := range 120 {
 		assert.Contains(t, all, fmt.Sprintf("Item number %d with", i+1))
