@@ -400,7 +400,7 @@ func (e *e2e) restFlow(t *testing.T) {
 	// Listed among the seller's registrations of its AckDt's day.
 	day := d["AckDt"].(string)[:len("2006-01-02")]
 	code, list, _ := e.call(t, http.MethodGet, "/v1/einvoice/sellers/"+e2eSeller+"/irns?status=ACT&fromDate="+day+"&toDate="+day+
-		"&buyerGstin="+inv["BuyerDtls"].(map[string]any)["Gstin"].(string)+"&docType=INV&pageSize=1000", e.seller, nil, nil)
+		"&buyerGstin="+inv["BuyerDtls"].(map[string]any)["Gstin"].(string)+"&docType=INV&cancellable=true&pageSize=1000", e.seller, nil, nil)
 	require.Equal(t, http.StatusOK, code, "%v", list)
 	var listed map[string]any
 	for _, it := range list["irns"].([]any) {
@@ -412,6 +412,7 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Equal(t, inv["DocDtls"].(map[string]any)["No"], listed["DocNo"])
 	require.Equal(t, d["AckNo"], listed["AckNo"])
 	require.Equal(t, "ACT", listed["Status"])
+	require.NotEmpty(t, listed["cancelBy"], "registered just now: its cancel window is open")
 	require.NotContains(t, listed, "SignedInvoice")
 	code, badList, _ := e.call(t, http.MethodGet, "/v1/einvoice/sellers/"+e2eSeller+"/irns?pageSize=many&fromDate=21/11/2026", e.seller, nil, nil)
 	require.Equal(t, http.StatusBadRequest, code, "%v", badList)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 	"github.com/irpgate/irpgate/internal/platform"
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/pkg/irpclient"
 )
 
 // Page sizes of ListIrns.
@@ -30,6 +32,7 @@ type listQuery struct {
 	gstin, from, to string // from and to bound ack_dt ("" when open)
 	states          []string
 	buyer, docType  string // "" when any
+	openSince       string // cancellable: ack_dt at or after this ("" when not asked)
 	size            int
 	after           *pageToken
 	filter          string // what a page token is bound to
@@ -46,7 +49,7 @@ type pageToken struct {
 // ListIrns lists a seller's stored registrations, newest AckDt first, a page at a time.
 // Documents never registered (pending or refused) are not listed.
 func (s *Service) ListIrns(ctx context.Context, req *einvoicev1.ListIrnsRequest) (*einvoicev1.ListIrnsResponse, error) {
-	q, err := checkList(req)
+	q, err := checkList(req, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +66,7 @@ func (s *Service) ListIrns(ctx context.Context, req *einvoicev1.ListIrnsRequest)
 		last := recs[len(recs)-1]
 		res.NextPageToken = encodePageToken(pageToken{AckDt: last.AckDt, IRN: last.IRN, Filter: q.filter})
 	}
+	now := s.now()
 	for _, r := range recs {
 		status := "ACT"
 		if r.State == stateCancelled {
@@ -71,14 +75,27 @@ func (s *Service) ListIrns(ctx context.Context, req *einvoicev1.ListIrnsRequest)
 		res.Irns = append(res.Irns, &einvoicev1.IrnEntry{
 			Irn: r.IRN, AckNo: r.AckNo, AckDt: r.AckDt, Status: status,
 			DocTyp: r.Key.DocType, DocNo: r.Key.DocNo, DocDt: r.DocDate, BuyerGstin: r.BuyerGSTIN, TotInvVal: r.TotInvVal,
-			CancelDate: r.CancelDate, Irp: r.IRP, EwbNo: r.EwbNo, Unverified: r.unverified(),
+			CancelDate: r.CancelDate, Irp: r.IRP, EwbNo: r.EwbNo, Unverified: r.unverified(), CancelBy: cancelBy(r, now),
 		})
 	}
 	return res, nil
 }
 
-// checkList checks every field of req at once.
-func checkList(req *einvoicev1.ListIrnsRequest) (*listQuery, error) {
+// cancelBy is the end of r's cancel window when CancelIrn would still take it at now by
+// time (AckDt + 24 hours, IST), else "".
+func cancelBy(r *record, now time.Time) string {
+	if r.State == stateCancelled {
+		return ""
+	}
+	ack, err := time.ParseInLocation(nicTime, r.AckDt, irpclient.IST)
+	if err != nil || now.Sub(ack) > cancelWindow {
+		return ""
+	}
+	return ack.Add(cancelWindow).Format(nicTime)
+}
+
+// checkList checks every field of req at once; now places the cancel windows.
+func checkList(req *einvoicev1.ListIrnsRequest, now time.Time) (*listQuery, error) {
 	q := &listQuery{gstin: strings.ToUpper(strings.TrimSpace(req.GetGstin())), size: int(req.GetPageSize())}
 	var vs []platform.FieldViolation
 	bad := func(field, reason, msg string) {
@@ -117,6 +134,9 @@ func checkList(req *einvoicev1.ListIrnsRequest) (*listQuery, error) {
 		q.states = []string{stateActive, stateUnverified}
 	case "CNL":
 		q.states = []string{stateCancelled}
+		if req.GetCancellable() {
+			bad("cancellable", reasonOneOf, "cancellable lists active registrations only: leave status out, or send ACT")
+		}
 	default:
 		bad("status", doc.ReasonInvalidEnum, fmt.Sprintf("status must be ACT or CNL (or left out for both), not %q", req.GetStatus()))
 	}
@@ -139,7 +159,14 @@ func checkList(req *einvoicev1.ListIrnsRequest) (*listQuery, error) {
 	case q.size == 0:
 		q.size = defaultPageSize
 	}
-	sum := sha256.Sum256([]byte(strings.Join(append([]string{q.gstin, q.from, q.to, q.buyer, q.docType}, q.states...), "\x00")))
+	if req.GetCancellable() {
+		// CancelIrn refuses once now - AckDt > 24 hours; AckDt sorts as text.
+		q.states = []string{stateActive, stateUnverified}
+		q.openSince = now.Add(-cancelWindow).In(irpclient.IST).Format(nicTime)
+	}
+	// The cancel window's start moves with the clock, so the token binds the flag, not it.
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{q.gstin, q.from, q.to, q.buyer, q.docType,
+		strconv.FormatBool(req.GetCancellable())}, q.states...), "\x00")))
 	q.filter = hex.EncodeToString(sum[:8])
 	if t := req.GetPageToken(); t != "" {
 		pt, ok := decodePageToken(t)
@@ -147,7 +174,7 @@ func checkList(req *einvoicev1.ListIrnsRequest) (*listQuery, error) {
 		case !ok:
 			bad("page_token", doc.ReasonInvalidFormat, "page_token is not a next_page_token of ListIrns")
 		case pt.Filter != q.filter:
-			bad("page_token", doc.ReasonInvalidFormat, "page_token was listed with other filters (gstin, from_date, to_date, status, buyer_gstin, doc_type); send the same ones")
+			bad("page_token", doc.ReasonInvalidFormat, "page_token was listed with other filters (gstin, from_date, to_date, status, buyer_gstin, doc_type, cancellable); send the same ones")
 		default:
 			q.after = &pt
 		}

@@ -163,6 +163,55 @@ func TestListIrnsByBuyerAndDocType(t *testing.T) {
 	})
 }
 
+// cancellable lists the active registrations CancelIrn would still take by time, and each
+// entry's CancelBy says until when: what the list says, CancelIrn does.
+func TestListIrnsCancellable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		ctx := t.Context()
+		register := func() *einvoicev1.IrnDetails {
+			res, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+			require.NoError(t, err)
+			return res.GetDetails()
+		}
+		closed := register()
+		e.sb.Clock.Advance(23 * time.Hour)
+		open, open2, cancelled := register(), register(), register()
+		_, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: cancelled.GetIrn(), CnlRsn: "1", CnlRem: "Duplicate"})
+		require.NoError(t, err)
+		e.sb.Clock.Advance(2 * time.Hour) // closed is 25 hours old, open 2
+
+		got, _ := listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller, Cancellable: true, PageSize: 1})
+		require.ElementsMatch(t, []string{open.GetIrn(), open2.GetIrn()}, irnsOf(got))
+		ack, err := time.ParseInLocation(time.DateTime, open.GetAckDt(), irpclient.IST)
+		require.NoError(t, err)
+		for _, g := range got {
+			require.Equal(t, ack.Add(24*time.Hour).Format(time.DateTime), g.GetCancelBy())
+		}
+
+		all, _ := listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller})
+		cancelBy := map[string]string{}
+		for _, a := range all {
+			cancelBy[a.GetIrn()] = a.GetCancelBy()
+		}
+		require.Empty(t, cancelBy[closed.GetIrn()], "its window has closed")
+		require.Empty(t, cancelBy[cancelled.GetIrn()], "it is cancelled")
+		require.NotEmpty(t, cancelBy[open.GetIrn()])
+
+		_, err = e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: closed.GetIrn(), CnlRsn: "1", CnlRem: "Duplicate"})
+		require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+		_, err = e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: open.GetIrn(), CnlRsn: "1", CnlRem: "Duplicate"})
+		require.NoError(t, err)
+		got, _ = listAll(t, e.client, &einvoicev1.ListIrnsRequest{Gstin: seller, Cancellable: true, Status: "ACT"})
+		require.Equal(t, []string{open2.GetIrn()}, irnsOf(got))
+
+		_, err = e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{Gstin: seller, Cancellable: true, Status: "CNL"})
+		_, vs := errorInfo(t, err)
+		require.Len(t, vs, 1)
+		require.Equal(t, "cancellable ONE_OF", vs[0].GetField()+" "+vs[0].GetReason())
+	})
+}
+
 // Every fault of a list request is named at once; a page token only goes with its filters.
 func TestListIrnsRefusesBadRequests(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))

@@ -466,6 +466,9 @@ func (d *documents) list(ctx context.Context, q *listQuery) ([]*record, error) {
 	if q.docType != "" {
 		sb.WriteString(" AND doc_type = " + arg(q.docType))
 	}
+	if q.openSince != "" {
+		sb.WriteString(" AND ack_dt >= " + arg(q.openSince))
+	}
 	if q.after != nil {
 		a, i := arg(q.after.AckDt), arg(q.after.IRN)
 		sb.WriteString(" AND (ack_dt < " + a + " OR (ack_dt = " + a + " AND irn < " + i + "))")

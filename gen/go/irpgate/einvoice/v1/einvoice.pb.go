@@ -1680,7 +1680,10 @@ type ListIrnsRequest struct {
 	// Only documents for this buyer (BuyerDtls.Gstin; URP for exports); all when empty.
 	BuyerGstin string `protobuf:"bytes,7,opt,name=buyer_gstin,json=buyerGstin,proto3" json:"buyer_gstin,omitempty"`
 	// INV, CRN or DBN; all when empty.
-	DocType       string `protobuf:"bytes,8,opt,name=doc_type,json=docType,proto3" json:"doc_type,omitempty"`
+	DocType string `protobuf:"bytes,8,opt,name=doc_type,json=docType,proto3" json:"doc_type,omitempty"`
+	// Only active registrations whose 24-hour cancel window is still open, the
+	// newest (most time left) first. Not with status CNL.
+	Cancellable   bool `protobuf:"varint,9,opt,name=cancellable,proto3" json:"cancellable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1771,6 +1774,13 @@ func (x *ListIrnsRequest) GetDocType() string {
 	return ""
 }
 
+func (x *ListIrnsRequest) GetCancellable() bool {
+	if x != nil {
+		return x.Cancellable
+	}
+	return false
+}
+
 // IrnEntry is one stored registration as a list shows it: the IRP's
 // acknowledgement and the document it is for, without the signed data (GetIrn
 // returns that).
@@ -1794,7 +1804,11 @@ type IrnEntry struct {
 	EwbNo      int64   `protobuf:"varint,12,opt,name=ewb_no,json=EwbNo,proto3" json:"ewb_no,omitempty"`
 	// True while the IRP's signed answer has not verified against the
 	// configured certificates (GetIrn answers SIGNATURE_INVALID until it does).
-	Unverified    bool `protobuf:"varint,13,opt,name=unverified,proto3" json:"unverified,omitempty"`
+	Unverified bool `protobuf:"varint,13,opt,name=unverified,proto3" json:"unverified,omitempty"`
+	// For an active registration whose cancel window is open when listed: its
+	// end, AckDt + 24 hours (yyyy-MM-dd HH:mm:ss, IST). Empty once it has closed.
+	// CancelIrn also refuses while the registration's e-way bill (EwbNo) is active.
+	CancelBy      string `protobuf:"bytes,14,opt,name=cancel_by,json=cancelBy,proto3" json:"cancel_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1918,6 +1932,13 @@ func (x *IrnEntry) GetUnverified() bool {
 		return x.Unverified
 	}
 	return false
+}
+
+func (x *IrnEntry) GetCancelBy() string {
+	if x != nil {
+		return x.CancelBy
+	}
+	return ""
 }
 
 type ListIrnsResponse struct {
@@ -2914,7 +2935,7 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x05gstin\x18\x02 \x01(\tR\x05gstin\x12\x10\n" +
 	"\x03irp\x18\x03 \x01(\tR\x03irp\"K\n" +
 	"\x0eGetIrnResponse\x129\n" +
-	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\xed\x01\n" +
+	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\x8f\x02\n" +
 	"\x0fListIrnsRequest\x12\x14\n" +
 	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x1b\n" +
 	"\tfrom_date\x18\x02 \x01(\tR\bfromDate\x12\x17\n" +
@@ -2925,7 +2946,8 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\x12\x1f\n" +
 	"\vbuyer_gstin\x18\a \x01(\tR\n" +
 	"buyerGstin\x12\x19\n" +
-	"\bdoc_type\x18\b \x01(\tR\adocType\"\xd4\x02\n" +
+	"\bdoc_type\x18\b \x01(\tR\adocType\x12 \n" +
+	"\vcancellable\x18\t \x01(\bR\vcancellable\"\xf1\x02\n" +
 	"\bIrnEntry\x12\x10\n" +
 	"\x03irn\x18\x01 \x01(\tR\x03Irn\x12\x15\n" +
 	"\x06ack_no\x18\x02 \x01(\x03R\x05AckNo\x12\x15\n" +
@@ -2944,7 +2966,8 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x06ewb_no\x18\f \x01(\x03R\x05EwbNo\x12\x1e\n" +
 	"\n" +
 	"unverified\x18\r \x01(\bR\n" +
-	"unverified\"m\n" +
+	"unverified\x12\x1b\n" +
+	"\tcancel_by\x18\x0e \x01(\tR\bcancelBy\"m\n" +
 	"\x10ListIrnsResponse\x121\n" +
 	"\x04irns\x18\x01 \x03(\v2\x1d.irpgate.einvoice.v1.IrnEntryR\x04irns\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x01\n" +
