@@ -18,7 +18,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
-	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -112,6 +111,7 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", headAsGet(checkQuery(mux)))
+	root.Handle("GET "+csvRoute, irnsCSV(einvoicev1.NewEInvoiceServiceClient(conns.EInvoice)))
 	root.Handle("/healthz", getOnly(headAsGet(mux)))
 	root.Handle("/healthz/services", getOnly(readiness(map[string]grpc.ClientConnInterface{
 		authv1.AuthService_ServiceDesc.ServiceName:         conns.Auth,
@@ -151,14 +151,7 @@ func routeLabel(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		if pat, ok := runtime.HTTPPattern(r.Context()); ok {
 			// The pattern writes a variable as {irn=*}; the route template is {irn}.
-			route := semconv.HTTPRoute(strings.ReplaceAll(pat.String(), "=*}", "}"))
-			if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
-				l.Add(route)
-			}
-			if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
-				span.SetName(r.Method + " " + route.Value.AsString())
-				span.SetAttributes(route)
-			}
+			nameRoute(r, strings.ReplaceAll(pat.String(), "=*}", "}"))
 		}
 		next(w, r, params)
 	}
@@ -192,16 +185,21 @@ func checkQuery(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		locs := make([]string, len(vs))
-		list := make([]map[string]string, len(vs))
-		for i, v := range vs {
-			locs[i] = v.Message
-			list[i] = map[string]string{"field": v.Field, "message": v.Message, "reason": v.Reason}
-		}
-		writeEnvelope(w, r, http.StatusBadRequest, "err-invalid-request-body", "ClientRequest", map[string]any{
-			"detail": detail, "errorLocation": strings.Join(locs, "; "), "errors": list,
-			"reason": "ERROR_REASON_INVALID_REQUEST",
-		})
+		writeQueryViolations(w, r, detail, vs)
+	})
+}
+
+// writeQueryViolations answers 400 in the envelope, naming every violation.
+func writeQueryViolations(w http.ResponseWriter, r *http.Request, detail string, vs []fieldViolation) {
+	locs := make([]string, len(vs))
+	list := make([]map[string]string, len(vs))
+	for i, v := range vs {
+		locs[i] = v.Message
+		list[i] = map[string]string{"field": v.Field, "message": v.Message, "reason": v.Reason}
+	}
+	writeEnvelope(w, r, http.StatusBadRequest, "err-invalid-request-body", "ClientRequest", map[string]any{
+		"detail": detail, "errorLocation": strings.Join(locs, "; "), "errors": list,
+		"reason": "ERROR_REASON_INVALID_REQUEST",
 	})
 }
 
