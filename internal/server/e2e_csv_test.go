@@ -99,4 +99,8 @@ func TestIrnsCSV(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, code, body)
 	code, _, body = e.getCSV(t, "/v1/einvoice/sellers/"+e2eSeller+"/irns.csv", "")
 	require.Equal(t, http.StatusUnauthorized, code, body)
+
+	code, res, hdr = e.call(t, http.MethodPost, "/v1/einvoice/sellers/"+e2eSeller+"/irns.csv", e.seller, nil, nil)
+	require.Equal(t, http.StatusMethodNotAllowed, code, "%v", res)
+	require.Equal(t, "GET, HEAD", hdr.Get("Allow"))
 }

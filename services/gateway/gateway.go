@@ -111,7 +111,7 @@ func New(ctx context.Context, conns Conns, o Options) (http.Handler, error) {
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", headAsGet(checkQuery(mux)))
-	root.Handle("GET "+csvRoute, irnsCSV(einvoicev1.NewEInvoiceServiceClient(conns.EInvoice)))
+	root.Handle(csvRoute, getOnly(irnsCSV(einvoicev1.NewEInvoiceServiceClient(conns.EInvoice))))
 	root.Handle("/healthz", getOnly(headAsGet(mux)))
 	root.Handle("/healthz/services", getOnly(readiness(map[string]grpc.ClientConnInterface{
 		authv1.AuthService_ServiceDesc.ServiceName:         conns.Auth,
