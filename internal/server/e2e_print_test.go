@@ -116,6 +116,8 @@ func (e *e2e) printREST(t *testing.T) {
 		assert.Contains(t, pages[0], want)
 	}
 	assert.NotContains(t, pages[0], "CANCELLED")
+	assert.NotContains(t, pages[0], "FOR RECIPIENT", "unmarked unless a copy is asked for")
+
 	if e.exp != nil {
 		// Drawing is a span of the request's trace, with the item count and the size.
 		require.Eventually(t, func() bool {
@@ -133,6 +135,17 @@ func (e *e2e) printREST(t *testing.T) {
 				slices.Contains(render.Attributes(), attribute.Int("einvoice.pdf_bytes", len(pdf)))
 		}, 5*time.Second, 20*time.Millisecond, "a render_pdf span in the PDF request's trace")
 	}
+
+	// The transporter's copy of a goods invoice (Rule 48), named as such.
+	code, dup, dupHdr := e.file(t, "/v1/einvoice/irn/"+irn+"/pdf?copy=duplicate", e.seller)
+	require.Equal(t, http.StatusOK, code, "%s", dup)
+	assert.Equal(t, `inline; filename="INV-`+strings.ReplaceAll(docNo, "/", "-")+`-duplicate.pdf"`, dupHdr.Get("Content-Disposition"))
+	dupPages, err := rendertest.PageTexts(dup)
+	require.NoError(t, err)
+	assert.Contains(t, dupPages[0], "DUPLICATE FOR TRANSPORTER")
+	code, out, _ = e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn+"/pdf?copy=fourth", e.seller, nil, nil)
+	require.Equal(t, http.StatusBadRequest, code, "%v", out)
+	assert.Contains(t, out["error"].(map[string]any)["args"].(map[string]any)["errorLocation"], "copy must be ORIGINAL, DUPLICATE or TRIPLICATE")
 
 	// Printouts follow GetIrn's rule: another seller's IRN is not there for this caller.
 	for _, f := range []string{"qr", "pdf"} {
@@ -195,6 +208,22 @@ func (e *e2e) printGRPC(t *testing.T) {
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
 	_, err = c.GetInvoicePdf(bearer(t.Context(), e.other), &einvoicev1.GetInvoicePdfRequest{Irn: d.GetIrn()})
 	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+
+	// A services invoice is made in duplicate: its duplicate is the supplier's, and it has
+	// no triplicate.
+	svc := e2eInvoice("")
+	svc["ItemList"] = []any{map[string]any{"SlNo": "1", "PrdDesc": "Consulting", "IsServc": "Y", "HsnCd": "998311",
+		"UnitPrice": 200, "TotAmt": 200, "AssAmt": 200, "GstRt": 5, "IgstAmt": 10, "TotItemVal": 210}}
+	gen, err = c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: mustJSON(t, svc)})
+	require.NoError(t, err)
+	pdf, err = c.GetInvoicePdf(ctx, &einvoicev1.GetInvoicePdfRequest{Irn: gen.GetDetails().GetIrn(), Copy: "DUPLICATE"})
+	require.NoError(t, err)
+	pages, err = rendertest.PageTexts(pdf.GetFile().GetData())
+	require.NoError(t, err)
+	assert.Contains(t, pages[0], "DUPLICATE FOR SUPPLIER")
+	_, err = c.GetInvoicePdf(ctx, &einvoicev1.GetInvoicePdfRequest{Irn: gen.GetDetails().GetIrn(), Copy: "TRIPLICATE"})
+	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
+	assert.Contains(t, status.Convert(err).Message(), "Rule 48(2)")
 }
 
 // jsonNumber prints a number as it reads in text (AckNo comes as a JSON string or number).

@@ -47,6 +47,11 @@ func (s *Service) GetQrImage(ctx context.Context, req *einvoicev1.GetQrImageRequ
 // GetInvoicePdf prints the invoice as the IRP signed it, with its IRN, AckNo, AckDt and
 // signed QR code (and its cancellation, when cancelled), as an A4 PDF.
 func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoicePdfRequest) (*einvoicev1.GetInvoicePdfResponse, error) {
+	switch strings.ToUpper(strings.TrimSpace(req.GetCopy())) {
+	case "", "ORIGINAL", "DUPLICATE", "TRIPLICATE":
+	default:
+		return nil, invalidRequest("copy", doc.ReasonInvalidEnum, fmt.Sprintf("copy must be ORIGINAL, DUPLICATE or TRIPLICATE (or left out for an unmarked print), not %q", req.GetCopy()))
+	}
 	det, err := s.printable(ctx, req.GetIrn(), req.GetGstin(), req.GetIrp())
 	if err != nil {
 		return nil, err
@@ -61,9 +66,14 @@ func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoiceP
 	if err := json.Unmarshal(signed.Data, &inv); err != nil {
 		return nil, s.printFailed(ctx, det.GetIrn(), fmt.Errorf("decode the signed invoice: %w", err))
 	}
+	mark, ok := render.CopyMark(req.GetCopy(), &inv)
+	if !ok {
+		return nil, invalidRequest("copy", doc.ReasonInvalidEnum,
+			"copy TRIPLICATE is for goods: an invoice of services only is made in duplicate (Rule 48(2) of the CGST Rules)")
+	}
 	reg := render.Registration{
 		IRN: det.GetIrn(), AckNo: det.GetAckNo(), AckDt: det.GetAckDt(), SignedQRCode: det.GetSignedQrCode(),
-		EwbNo: det.GetEwbNo(), EwbDt: det.GetEwbDt(), EwbValidTill: det.GetEwbValidTill(),
+		EwbNo: det.GetEwbNo(), EwbDt: det.GetEwbDt(), EwbValidTill: det.GetEwbValidTill(), Copy: mark,
 	}
 	if det.GetStatus() == "CNL" {
 		reg.CancelDate = det.GetCancelDate()
@@ -78,7 +88,11 @@ func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoiceP
 	if err != nil {
 		return nil, s.printFailed(ctx, det.GetIrn(), err)
 	}
-	name := fmt.Sprintf("%s-%s.pdf", inv.DocType(), fileSafe(inv.DocDtls.No))
+	name := fmt.Sprintf("%s-%s", inv.DocType(), fileSafe(inv.DocDtls.No))
+	if c := strings.ToLower(strings.TrimSpace(req.GetCopy())); c != "" {
+		name += "-" + c
+	}
+	name += ".pdf"
 	_ = grpc.SetHeader(ctx, metadata.Pairs(ContentDispositionKey, `inline; filename="`+name+`"`))
 	return &einvoicev1.GetInvoicePdfResponse{File: &httpbody.HttpBody{ContentType: "application/pdf", Data: pdf}}, nil
 }

@@ -23,6 +23,35 @@ type Registration struct {
 	EwbDt        string
 	EwbValidTill string
 	CancelDate   string // set when the IRN is cancelled
+	Copy         string // the copy's mark (CopyMark), top right on every page; none when empty
+}
+
+// CopyMark is the mark of a copy under Rule 48 of the CGST Rules: goods invoices are made
+// in triplicate (ORIGINAL FOR RECIPIENT, DUPLICATE FOR TRANSPORTER, TRIPLICATE FOR
+// SUPPLIER), services invoices in duplicate (ORIGINAL FOR RECIPIENT, DUPLICATE FOR
+// SUPPLIER). copy is ORIGINAL, DUPLICATE or TRIPLICATE in any case; "" marks nothing. ok
+// is false for a copy the document does not have.
+func CopyMark(copy string, inv *doc.Invoice) (mark string, ok bool) {
+	goods := false
+	for _, it := range inv.ItemList {
+		goods = goods || !strings.EqualFold(it.IsServc, "Y")
+	}
+	switch strings.ToUpper(strings.TrimSpace(copy)) {
+	case "":
+		return "", true
+	case "ORIGINAL":
+		return "ORIGINAL FOR RECIPIENT", true
+	case "DUPLICATE":
+		if goods {
+			return "DUPLICATE FOR TRANSPORTER", true
+		}
+		return "DUPLICATE FOR SUPPLIER", true
+	case "TRIPLICATE":
+		if goods {
+			return "TRIPLICATE FOR SUPPLIER", true
+		}
+	}
+	return "", false
 }
 
 // ist is India Standard Time, the zone of every NIC timestamp.
@@ -127,10 +156,16 @@ func docTitle(typ string) string {
 	return "Tax Invoice"
 }
 
-// header opens every page: the title, the document and IRN from page 2 on, and the cancel
-// mark of a cancelled IRN.
+// header opens every page: the copy's mark, the title, the document and IRN from page 2
+// on, and the cancel mark of a cancelled IRN.
 func (p *printer) header(reg Registration) {
 	f := p.f
+	if reg.Copy != "" {
+		x, y := f.GetXY()
+		f.SetFont("Helvetica", "B", smallPt)
+		f.CellFormat(bodyW, 4, reg.Copy, "", 0, "R", false, 0, "")
+		f.SetXY(x, y)
+	}
 	f.SetFont("Helvetica", "B", 14)
 	f.CellFormat(bodyW, 7, p.tr(p.title), "", 1, "C", false, 0, "")
 	f.SetFont("Helvetica", "", smallPt)

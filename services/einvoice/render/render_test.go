@@ -136,6 +136,58 @@ func TestPDF_CancelledIsMarkedOnEveryPage(t *testing.T) {
 	}
 }
 
+// Rule 48: goods in triplicate (recipient, transporter, supplier), services in duplicate
+// (recipient, supplier).
+func TestCopyMark(t *testing.T) {
+	goods := invoice(t)
+	services := invoice(t)
+	for i := range services.ItemList {
+		services.ItemList[i].IsServc = "Y"
+	}
+	mixed := invoice(t)
+	mixed.ItemList = append(mixed.ItemList, services.ItemList[0])
+	for _, c := range []struct {
+		copy string
+		inv  *doc.Invoice
+		mark string
+		ok   bool
+	}{
+		{"", goods, "", true},
+		{"original", goods, "ORIGINAL FOR RECIPIENT", true},
+		{"DUPLICATE", goods, "DUPLICATE FOR TRANSPORTER", true},
+		{"Triplicate", goods, "TRIPLICATE FOR SUPPLIER", true},
+		{"ORIGINAL", services, "ORIGINAL FOR RECIPIENT", true},
+		{"DUPLICATE", services, "DUPLICATE FOR SUPPLIER", true},
+		{"TRIPLICATE", services, "", false},
+		{"DUPLICATE", mixed, "DUPLICATE FOR TRANSPORTER", true},
+		{"QUADRUPLICATE", goods, "", false},
+	} {
+		mark, ok := render.CopyMark(c.copy, c.inv)
+		assert.Equal(t, c.mark, mark, "%q", c.copy)
+		assert.Equal(t, c.ok, ok, "%q", c.copy)
+	}
+}
+
+// The copy's mark is on every page of a long invoice.
+func TestPDF_CopyMarkOnEveryPage(t *testing.T) {
+	inv := invoice(t)
+	item := inv.ItemList[0]
+	inv.ItemList = nil
+	for i := range 80 {
+		item.SlNo = fmt.Sprint(i + 1)
+		inv.ItemList = append(inv.ItemList, item)
+	}
+	reg := registration
+	reg.Copy = "TRIPLICATE FOR SUPPLIER"
+	raw, err := render.PDF(inv, reg)
+	require.NoError(t, err)
+	pages := pageTexts(t, raw)
+	require.Greater(t, len(pages), 1)
+	for i, p := range pages {
+		assert.Contains(t, p, "TRIPLICATE FOR SUPPLIER", "page %d", i+1)
+	}
+}
+
 func TestPDF_SameBytesForTheSameRegistration(t *testing.T) {
 	a, err := render.PDF(invoice(t), registration)
 	require.NoError(t, err)

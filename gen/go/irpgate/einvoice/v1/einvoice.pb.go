@@ -2607,8 +2607,12 @@ type GetInvoicePdfRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Irn   string                 `protobuf:"bytes,1,opt,name=irn,proto3" json:"irn,omitempty"`
 	// Seller GSTIN for the IRP call when the IRN is not in the store (as GetIrn).
-	Gstin         string `protobuf:"bytes,2,opt,name=gstin,proto3" json:"gstin,omitempty"`
-	Irp           string `protobuf:"bytes,3,opt,name=irp,proto3" json:"irp,omitempty"`
+	Gstin string `protobuf:"bytes,2,opt,name=gstin,proto3" json:"gstin,omitempty"`
+	Irp   string `protobuf:"bytes,3,opt,name=irp,proto3" json:"irp,omitempty"`
+	// Which copy of Rule 48 to mark on every page: ORIGINAL (for recipient),
+	// DUPLICATE (for transporter; for supplier when every line is a service) or
+	// TRIPLICATE (for supplier; goods only). Unmarked when empty.
+	Copy          string `protobuf:"bytes,4,opt,name=copy,proto3" json:"copy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2660,6 +2664,13 @@ func (x *GetInvoicePdfRequest) GetGstin() string {
 func (x *GetInvoicePdfRequest) GetIrp() string {
 	if x != nil {
 		return x.Irp
+	}
+	return ""
+}
+
+func (x *GetInvoicePdfRequest) GetCopy() string {
+	if x != nil {
+		return x.Copy
 	}
 	return ""
 }
@@ -3016,11 +3027,12 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x06ack_dt\x18\b \x01(\tR\x05AckDt\"\x82\x01\n" +
 	"\x19ListBuyerInvoicesResponse\x12=\n" +
 	"\binvoices\x18\x01 \x03(\v2!.irpgate.einvoice.v1.BuyerInvoiceR\binvoices\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"P\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"d\n" +
 	"\x14GetInvoicePdfRequest\x12\x10\n" +
 	"\x03irn\x18\x01 \x01(\tR\x03irn\x12\x14\n" +
 	"\x05gstin\x18\x02 \x01(\tR\x05gstin\x12\x10\n" +
-	"\x03irp\x18\x03 \x01(\tR\x03irp\"A\n" +
+	"\x03irp\x18\x03 \x01(\tR\x03irp\x12\x12\n" +
+	"\x04copy\x18\x04 \x01(\tR\x04copy\"A\n" +
 	"\x15GetInvoicePdfResponse\x12(\n" +
 	"\x04file\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x04file\"a\n" +
 	"\x11GetQrImageRequest\x12\x10\n" +
