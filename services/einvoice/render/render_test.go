@@ -102,17 +102,24 @@ func TestPDF_PrintsTheRegistration(t *testing.T) {
 	assert.NotContains(t, pages[0], "CGST", "heads the invoice does not have are left out")
 }
 
-// A long invoice runs onto pages that each carry the cancel mark, their number, the item
-// table's header and, after the first, the document and its IRN.
-func TestPDF_CancelledIsMarkedOnEveryPage(t *testing.T) {
+// longInvoice is invoice(t) with n items whose descriptions wrap onto a second line.
+func longInvoice(t *testing.T, n int) *doc.Invoice {
+	t.Helper()
 	inv := invoice(t)
 	item := inv.ItemList[0]
 	inv.ItemList = nil
-	for i := range 120 {
+	for i := range n {
 		item.SlNo = fmt.Sprint(i + 1)
 		item.PrdDesc = fmt.Sprintf("Item number %d with a description long enough to wrap onto a second line of its cell", i+1)
 		inv.ItemList = append(inv.ItemList, item)
 	}
+	return inv
+}
+
+// A long invoice runs onto pages that each carry the cancel mark, their number, the item
+// table's header and, after the first, the document and its IRN.
+func TestPDF_CancelledIsMarkedOnEveryPage(t *testing.T) {
+	inv := longInvoice(t, 120)
 	reg := registration
 	reg.CancelDate = "2023-10-02 18:00:00"
 	raw, err := render.PDF(inv, reg)
@@ -170,13 +177,7 @@ func TestCopyMark(t *testing.T) {
 
 // The copy's mark is on every page of a long invoice.
 func TestPDF_CopyMarkOnEveryPage(t *testing.T) {
-	inv := invoice(t)
-	item := inv.ItemList[0]
-	inv.ItemList = nil
-	for i := range 80 {
-		item.SlNo = fmt.Sprint(i + 1)
-		inv.ItemList = append(inv.ItemList, item)
-	}
+	inv := longInvoice(t, 80)
 	reg := registration
 	reg.Copy = "TRIPLICATE FOR SUPPLIER"
 	raw, err := render.PDF(inv, reg)
