@@ -22,6 +22,13 @@ const nicTime = "2006-01-02 15:04:05"
 // cancelWindow is how long after AckDt an IRN may be cancelled (NIC 2270 after).
 const cancelWindow = 24 * time.Hour
 
+// cancelDeadline is the end of the cancel window of an IRN acknowledged at ackDt: after it,
+// CancelIrn refuses (NIC 2270), and ListIrns no longer offers the IRN as cancellable.
+func cancelDeadline(ackDt string) (time.Time, error) {
+	ack, err := time.ParseInLocation(nicTime, ackDt, irpclient.IST)
+	return ack.Add(cancelWindow), err
+}
+
 // CancelIrn cancels a registered IRN. The IRP's rules are applied locally first (24 hours
 // from AckDt, no active e-way bill), and an IRN the IRP reports as already cancelled (9999)
 // counts as cancelled. An UNVERIFIED registration may be cancelled too (the IRP has it);
@@ -91,7 +98,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 		return nil, notFound("IRN "+irn+" is not registered", map[string]string{"irn": irn})
 	}
 
-	if ack, err := time.ParseInLocation(nicTime, rec.AckDt, irpclient.IST); err == nil && s.now().Sub(ack) > cancelWindow {
+	if end, err := cancelDeadline(rec.AckDt); err == nil && s.now().After(end) {
 		return nil, platform.Status(codes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_CANCEL_WINDOW_CLOSED,
 			"the allowed cancellation time limit is crossed (24 hours from AckDt "+rec.AckDt+"), you cannot cancel the IRN (NIC 2270)",
 			map[string]string{"irp_error_codes": codeCancelWindow, "irn": irn, "ack_dt": rec.AckDt}).Err()

@@ -81,17 +81,17 @@ func (s *Service) ListIrns(ctx context.Context, req *einvoicev1.ListIrnsRequest)
 	return res, nil
 }
 
-// cancelBy is the end of r's cancel window when CancelIrn would still take it at now by
-// time (AckDt + 24 hours, IST), else "".
+// cancelBy is the end of r's cancel window (cancelDeadline) while CancelIrn would still
+// take it at now by time, else "".
 func cancelBy(r *record, now time.Time) string {
 	if r.State == stateCancelled {
 		return ""
 	}
-	ack, err := time.ParseInLocation(nicTime, r.AckDt, irpclient.IST)
-	if err != nil || now.Sub(ack) > cancelWindow {
+	end, err := cancelDeadline(r.AckDt)
+	if err != nil || now.After(end) {
 		return ""
 	}
-	return ack.Add(cancelWindow).Format(nicTime)
+	return end.Format(nicTime)
 }
 
 // checkList checks every field of req at once; now places the cancel windows.
@@ -160,7 +160,7 @@ func checkList(req *einvoicev1.ListIrnsRequest, now time.Time) (*listQuery, erro
 		q.size = defaultPageSize
 	}
 	if req.GetCancellable() {
-		// CancelIrn refuses once now - AckDt > 24 hours; AckDt sorts as text.
+		// AckDt >= now - 24 h is the window cancelDeadline keeps open; AckDt sorts as text.
 		q.states = []string{stateActive, stateUnverified}
 		q.openSince = now.Add(-cancelWindow).In(irpclient.IST).Format(nicTime)
 	}

@@ -62,9 +62,16 @@ func irnsCSV(client einvoicev1.EInvoiceServiceClient) http.Handler {
 		}
 		req.Gstin, req.PageSize = gstin, csvPageSize
 
-		md := metadata.Pairs("x-request-id", requestIDFrom(r))
-		if a := r.Header.Get("Authorization"); a != "" {
-			md.Set("authorization", a)
+		// The headers grpc-gateway's routes pass on (forwardedHeaders), and the request's id
+		// as those routes name it.
+		md := metadata.MD{}
+		for h := range forwardedHeaders {
+			if v := r.Header.Values(h); len(v) > 0 {
+				md.Set(h, v...)
+			}
+		}
+		if len(md.Get("x-request-id")) == 0 {
+			md.Set("x-request-id", requestIDFrom(r))
 		}
 		ctx := metadata.NewOutgoingContext(r.Context(), md)
 		var out *csv.Writer

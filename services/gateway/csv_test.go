@@ -26,13 +26,14 @@ type pagedIrns struct {
 	einvoicev1.UnimplementedEInvoiceServiceServer
 	n, failFrom int
 	calls       []*einvoicev1.ListIrnsRequest
-	auth        []string
+	auth, ids   []string
 }
 
 func (p *pagedIrns) ListIrns(ctx context.Context, req *einvoicev1.ListIrnsRequest) (*einvoicev1.ListIrnsResponse, error) {
 	p.calls = append(p.calls, req)
 	md, _ := metadata.FromIncomingContext(ctx)
 	p.auth = append(p.auth, strings.Join(md.Get("authorization"), ","))
+	p.ids = append(p.ids, strings.Join(md.Get("x-request-id"), ","))
 	if p.failFrom > 0 && len(p.calls) >= p.failFrom {
 		return nil, status.Error(codes.Unavailable, "the store does not answer")
 	}
@@ -71,6 +72,7 @@ func TestIrnsCSVWalksEveryPage(t *testing.T) {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/v1/einvoice/sellers/29AAACP7879D1Z0/irns.csv?status=ACT&from_date=2026-11-01", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("X-Request-Id", "csv-req-1")
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
@@ -89,6 +91,7 @@ func TestIrnsCSVWalksEveryPage(t *testing.T) {
 		require.Equal(t, "ACT", c.GetStatus())
 		require.Equal(t, "2026-11-01", c.GetFromDate())
 		require.Equal(t, "Bearer tok", svc.auth[i])
+		require.Equal(t, "csv-req-1", svc.ids[i], "the caller's request id, as on the other routes")
 	}
 	require.Equal(t, []string{"", "after-2", "after-4"}, []string{svc.calls[0].GetPageToken(), svc.calls[1].GetPageToken(), svc.calls[2].GetPageToken()})
 }
