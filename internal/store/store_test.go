@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -90,6 +91,24 @@ func TestRowScan_NoRowIsErrNotFound(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 		require.ErrorIs(t, err, sql.ErrNoRows, "ErrNotFound must keep the database/sql convention")
 		require.True(t, store.IsNotFound(fmt.Errorf("get invoice: %w", err)))
+	})
+}
+
+// A statement whose caller has gone away is not started, on either database: SQLite
+// runs a statement without the context's cancellation (statementContext), so the check
+// before it starts is what keeps a cancelled request from writing.
+func TestStatementOnDoneContextDoesNotRun(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		t.Parallel()
+		withInvoices(t, db)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := db.ExecContext(ctx, `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`, "29AAACI1681G1ZS", "INV/1")
+		require.ErrorIs(t, err, context.Canceled)
+		var n int
+		require.ErrorIs(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM invoices`).Scan(&n), context.Canceled)
+		require.Zero(t, countInvoices(t, db))
 	})
 }
 

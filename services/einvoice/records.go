@@ -439,6 +439,28 @@ func infoJSON(info []irpclient.Info) []byte {
 // list returns the registrations q asks for, newest AckDt first, one more than q.size when
 // there are more: the columns a list shows, not the request or the signed data.
 func (d *documents) list(ctx context.Context, q *listQuery) ([]*record, error) {
+	query, args := listSQL(q)
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*record
+	for rows.Next() {
+		var r record
+		if err := rows.Scan(&r.Key.SellerGSTIN, &r.Key.FY, &r.Key.DocType, &r.Key.DocNo, &r.DocDate, &r.IRN, &r.IRP,
+			&r.BuyerGSTIN, &r.TotInvVal, &r.State, &r.AckNo, &r.AckDt, &r.EwbNo, &r.LastError, &r.CancelDate); err != nil {
+			return nil, err
+		}
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// listSQL is list's query: every registered document of the seller that q selects,
+// newest first, through einvoice_documents_seller_ack (which holds only rows with an
+// AckDt, so the query says ack_dt <> ” for the database to use it).
+func listSQL(q *listQuery) (string, []any) {
 	var sb strings.Builder
 	args := []any{q.gstin}
 	arg := func(v any) string {
@@ -446,7 +468,7 @@ func (d *documents) list(ctx context.Context, q *listQuery) ([]*record, error) {
 		return fmt.Sprintf("$%d", len(args))
 	}
 	sb.WriteString(`SELECT seller_gstin, fy, doc_type, doc_no, doc_date, irn, irp, buyer_gstin, tot_inv_val, state,
-		ack_no, ack_dt, ewb_no, last_error, cancel_date FROM einvoice_documents WHERE seller_gstin = $1 AND state IN (`)
+		ack_no, ack_dt, ewb_no, last_error, cancel_date FROM einvoice_documents WHERE seller_gstin = $1 AND ack_dt <> '' AND state IN (`)
 	for i, st := range q.states {
 		if i > 0 {
 			sb.WriteString(", ")
@@ -474,20 +496,5 @@ func (d *documents) list(ctx context.Context, q *listQuery) ([]*record, error) {
 		sb.WriteString(" AND (ack_dt < " + a + " OR (ack_dt = " + a + " AND irn < " + i + "))")
 	}
 	sb.WriteString(" ORDER BY ack_dt DESC, irn DESC LIMIT " + arg(q.size+1))
-
-	rows, err := d.db.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*record
-	for rows.Next() {
-		var r record
-		if err := rows.Scan(&r.Key.SellerGSTIN, &r.Key.FY, &r.Key.DocType, &r.Key.DocNo, &r.DocDate, &r.IRN, &r.IRP,
-			&r.BuyerGSTIN, &r.TotInvVal, &r.State, &r.AckNo, &r.AckDt, &r.EwbNo, &r.LastError, &r.CancelDate); err != nil {
-			return nil, err
-		}
-		out = append(out, &r)
-	}
-	return out, rows.Err()
+	return sb.String(), args
 }

@@ -54,6 +54,36 @@ func newTestDocuments(t testing.TB) *documents {
 	return &documents{db: db, now: time.Now, keyTTL: time.Hour}
 }
 
+// ListIrns reads a seller's registrations through their AckDt index, in its order, with
+// every filter: the index holds only rows with an AckDt (migration 0004), so a query
+// that stopped saying so would scan the table and sort it instead.
+func TestListUsesTheAckDateIndex(t *testing.T) {
+	d := newTestDocuments(t)
+	for name, q := range map[string]*listQuery{
+		"first page": {gstin: "29AAACP7879D1Z0", states: []string{stateActive, stateCancelled}, size: 100},
+		"every filter, a later page": {gstin: "29AAACP7879D1Z0", states: []string{stateActive}, size: 100,
+			from: "2026-11-01 00:00:00", to: "2026-11-21 23:59:59", buyer: "27AAAPI3182M002", docType: "INV",
+			openSince: "2026-11-20 10:00:00", after: &pageToken{AckDt: "2026-11-21 10:00:00", IRN: strings.Repeat("a", 64)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			query, args := listSQL(q)
+			rows, err := d.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+			require.NoError(t, err)
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+				plan = append(plan, detail)
+			}
+			require.NoError(t, rows.Err())
+			require.Len(t, plan, 1, "one search, no sort: %q", plan)
+			require.Contains(t, plan[0], "USING INDEX einvoice_documents_seller_ack")
+		})
+	}
+}
+
 // BenchmarkStoreRegistration is the storage of one registration on SQLite, as GenerateIrn
 // does it: the pending row (with a 1.2 KB request) before the IRP call, then the signed
 // answer (a 3.5 KB SignedInvoice and a 1 KB SignedQRCode).
