@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -13,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
@@ -108,4 +112,92 @@ func first(v []string) string {
 		return ""
 	}
 	return v[0]
+}
+
+// getIrnFunc is an EInvoiceService whose GetIrn is a function.
+type getIrnFunc struct {
+	einvoicev1.UnimplementedEInvoiceServiceServer
+	fn func(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error)
+}
+
+func (s getIrnFunc) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error) {
+	return s.fn(ctx, req)
+}
+
+func newTestLocal(t *testing.T, fn func(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error)) einvoicev1.EInvoiceServiceClient {
+	t.Helper()
+	tel, err := platform.NewTelemetry(t.Context(), platform.TelemetryOptions{ServiceName: "test"})
+	require.NoError(t, err)
+	local := platform.NewLocal(platform.ServerOptions{
+		Logger: platform.NewLogger(io.Discard, slog.LevelInfo), Telemetry: tel,
+		Auth: authFunc(func(ctx context.Context, _ string) (context.Context, error) { return ctx, nil }),
+	})
+	einvoicev1.RegisterEInvoiceServiceServer(local, getIrnFunc{fn: fn})
+	return einvoicev1.NewEInvoiceServiceClient(local)
+}
+
+type callerValueKey struct{}
+
+// A unary call runs as one over the network would: the handler gets its own copy of the
+// request, the caller's metadata but none of its context values, and a context that ends
+// with the call; the headers and trailers it sets reach the caller, and so does its answer,
+// copied too.
+func TestLocalUnaryCallIsolatesCallerAndHandler(t *testing.T) {
+	var handlerCtx context.Context
+	answer := &einvoicev1.GetIrnResponse{}
+	c := newTestLocal(t, func(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error) {
+		handlerCtx = ctx
+		require.Nil(t, ctx.Value(callerValueKey{}), "the caller's context values stay with the caller")
+		md, _ := metadata.FromIncomingContext(ctx)
+		require.Equal(t, []string{"v"}, md.Get("x-caller"))
+		p, ok := peer.FromContext(ctx)
+		require.True(t, ok)
+		require.Equal(t, "inproc", p.Addr.Network())
+		require.NoError(t, grpc.SetHeader(ctx, metadata.Pairs("x-header", "h")))
+		require.NoError(t, grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t")))
+		req.Irn = "changed by the handler"
+		return answer, nil
+	})
+	ctx := context.WithValue(t.Context(), callerValueKey{}, "secret")
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-caller", "v")
+	req := &einvoicev1.GetIrnRequest{Irn: "irn-1"}
+	var hdr, tlr metadata.MD
+	res, err := c.GetIrn(ctx, req, grpc.Header(&hdr), grpc.Trailer(&tlr))
+	require.NoError(t, err)
+	require.Equal(t, "irn-1", req.Irn, "the handler changed its copy of the request")
+	require.NotSame(t, answer, res, "the caller gets a copy of the answer")
+	require.Equal(t, []string{"h"}, hdr.Get("x-header"))
+	require.Equal(t, []string{"t"}, tlr.Get("x-trailer"))
+	require.ErrorIs(t, handlerCtx.Err(), context.Canceled, "the handler's context ends with the call")
+	require.NoError(t, ctx.Err())
+}
+
+// The handler's error reaches the caller as it is; a caller that gave up gets CANCELED or
+// DEADLINE_EXCEEDED whatever the handler made of it; a method no service has is
+// UNIMPLEMENTED.
+func TestLocalUnaryCallErrors(t *testing.T) {
+	c := newTestLocal(t, func(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error) {
+		switch req.Irn {
+		case "missing":
+			return nil, status.Error(codes.NotFound, "no such IRN")
+		case "nil":
+			return nil, nil
+		}
+		<-ctx.Done()
+		return nil, fmt.Errorf("store: %w", ctx.Err())
+	})
+	_, err := c.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: "missing"})
+	require.Equal(t, codes.NotFound, status.Code(err))
+	require.Equal(t, "no such IRN", status.Convert(err).Message())
+
+	_, err = c.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: "nil"})
+	require.Equal(t, codes.Internal, status.Code(err))
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer cancel()
+	_, err = c.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: "slow"})
+	require.Equal(t, codes.DeadlineExceeded, status.Code(err), "%v", err)
+
+	_, err = c.ListIrns(t.Context(), &einvoicev1.ListIrnsRequest{})
+	require.Equal(t, codes.Unimplemented, status.Code(err))
 }
