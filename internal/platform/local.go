@@ -21,12 +21,12 @@ import (
 // client interceptor and the same otelgrpc stats handlers (so the same spans
 // and metrics) as a call over TCP.
 //
-// A unary call runs its handler on the caller's goroutine (decisions §11): grpchan's
+// A unary call runs its handler on the caller's goroutine (decisions §4): grpchan's
 // inprocgrpc, which carries the streams, starts a goroutine per call, and a handler that
 // reaches SQLite grows that goroutine's stack from its first few KB on every call. As
-// inprocgrpc does, the handler gets a copy of the request and a context carrying the
-// caller's deadline, cancellation and metadata but none of its values, and is cancelled
-// when the call returns.
+// inprocgrpc does, per-RPC credentials given as a call option become metadata, and the
+// handler gets a copy of the request and a context carrying the caller's deadline,
+// cancellation and metadata but none of its values, and is cancelled when the call returns.
 type Local struct {
 	ch          *inprocgrpc.Channel
 	conn        grpc.ClientConnInterface
@@ -111,6 +111,17 @@ func (c localChannel) Invoke(ctx context.Context, method string, req, reply any,
 		return status.Errorf(codes.Internal, "in-process call %s: messages must be protobuf", method)
 	}
 
+	for _, o := range opts {
+		if c, ok := o.(grpc.PerRPCCredsCallOption); ok {
+			md, err := c.Creds.GetRequestMetadata(ctx, "inproc:0"+method)
+			if err != nil {
+				return status.Convert(err).Err()
+			}
+			for k, v := range md {
+				ctx = metadata.AppendToOutgoingContext(ctx, k, v)
+			}
+		}
+	}
 	ctx = l.clientStats.TagRPC(ctx, &stats.RPCTagInfo{FullMethodName: method})
 	l.clientStats.HandleRPC(ctx, &stats.Begin{Client: true, BeginTime: time.Now()})
 	l.clientStats.HandleRPC(ctx, &stats.OutPayload{Client: true, Payload: req, SentTime: time.Now()})
