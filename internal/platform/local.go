@@ -204,25 +204,20 @@ type unaryStream struct {
 
 func (s *unaryStream) Method() string { return s.method }
 
-func (s *unaryStream) SetHeader(md metadata.MD) error {
+func (s *unaryStream) SetHeader(md metadata.MD) error { return s.add(&s.hdr, md, "headers") }
+
+func (s *unaryStream) SendHeader(md metadata.MD) error { return s.add(&s.hdr, md, "headers") }
+
+func (s *unaryStream) SetTrailer(md metadata.MD) error { return s.add(&s.tlr, md, "trailers") }
+
+// add joins md into the headers or trailers, until the call has returned.
+func (s *unaryStream) add(dst *metadata.MD, md metadata.MD, what string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done {
-		return status.Error(codes.Internal, "headers already sent")
+		return status.Errorf(codes.Internal, "%s already sent", what)
 	}
-	s.hdr = metadata.Join(s.hdr, md)
-	return nil
-}
-
-func (s *unaryStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
-
-func (s *unaryStream) SetTrailer(md metadata.MD) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
-		return status.Error(codes.Internal, "trailers already sent")
-	}
-	s.tlr = metadata.Join(s.tlr, md)
+	*dst = metadata.Join(*dst, md)
 	return nil
 }
 
