@@ -143,18 +143,21 @@ type callerValueKey struct{}
 // with the call; the headers and trailers it sets reach the caller, and so does its answer,
 // copied too.
 func TestLocalUnaryCallIsolatesCallerAndHandler(t *testing.T) {
-	var handlerCtx context.Context
+	// What the handler saw, checked once the call has returned.
+	var (
+		handlerCtx  context.Context
+		callerValue any
+		incoming    metadata.MD
+		from        *peer.Peer
+		setErrs     []error
+	)
 	answer := &einvoicev1.GetIrnResponse{}
 	c := newTestLocal(t, func(ctx context.Context, req *einvoicev1.GetIrnRequest) (*einvoicev1.GetIrnResponse, error) {
-		handlerCtx = ctx
-		require.Nil(t, ctx.Value(callerValueKey{}), "the caller's context values stay with the caller")
-		md, _ := metadata.FromIncomingContext(ctx)
-		require.Equal(t, []string{"v"}, md.Get("x-caller"))
-		p, ok := peer.FromContext(ctx)
-		require.True(t, ok)
-		require.Equal(t, "inproc", p.Addr.Network())
-		require.NoError(t, grpc.SetHeader(ctx, metadata.Pairs("x-header", "h")))
-		require.NoError(t, grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t")))
+		handlerCtx, callerValue = ctx, ctx.Value(callerValueKey{})
+		incoming, _ = metadata.FromIncomingContext(ctx)
+		from, _ = peer.FromContext(ctx)
+		setErrs = append(setErrs, grpc.SetHeader(ctx, metadata.Pairs("x-header", "h")),
+			grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t")))
 		req.Irn = "changed by the handler"
 		return answer, nil
 	})
@@ -164,6 +167,12 @@ func TestLocalUnaryCallIsolatesCallerAndHandler(t *testing.T) {
 	var hdr, tlr metadata.MD
 	res, err := c.GetIrn(ctx, req, grpc.Header(&hdr), grpc.Trailer(&tlr))
 	require.NoError(t, err)
+
+	require.Nil(t, callerValue, "the caller's context values stay with the caller")
+	require.Equal(t, []string{"v"}, incoming.Get("x-caller"))
+	require.NotNil(t, from)
+	require.Equal(t, "inproc", from.Addr.Network())
+	require.Equal(t, []error{nil, nil}, setErrs)
 	require.Equal(t, "irn-1", req.Irn, "the handler changed its copy of the request")
 	require.NotSame(t, answer, res, "the caller gets a copy of the answer")
 	require.Equal(t, []string{"h"}, hdr.Get("x-header"))
