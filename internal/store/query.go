@@ -64,6 +64,10 @@ func (r *Row) Err() error {
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, span := db.start(ctx, spanExec, query)
 	defer span.End()
+	if err := db.enterWrite(ctx); err != nil {
+		return nil, db.end(span, err)
+	}
+	defer db.leaveWrite()
 	ctx, err := db.statementContext(ctx)
 	if err != nil {
 		return nil, db.end(span, err)
@@ -88,7 +92,8 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // registration's two statements each (BenchmarkStoreRegistration), while such a
 // statement cannot outlast them by much: it waits at most busy_timeout for the write
 // lock and otherwise runs in microseconds. A context already done still stops the
-// statement before it starts. PostgreSQL keeps ctx: a statement there can wait on
+// statement before it starts, and the wait for the write connection ends with ctx
+// (enterWrite). PostgreSQL keeps ctx: a statement there can wait on
 // another transaction's row lock for as long as that transaction lives. QueryContext
 // keeps ctx everywhere, since reading its rows takes as long as the caller makes it.
 func (db *DB) statementContext(ctx context.Context) (context.Context, error) {
@@ -99,6 +104,32 @@ func (db *DB) statementContext(ctx context.Context) (context.Context, error) {
 		return nil, err
 	}
 	return context.WithoutCancel(ctx), nil
+}
+
+// enterWrite waits, on SQLite, for the write connection to be free for one statement or
+// transaction, as long as ctx lasts; leaveWrite frees it. On PostgreSQL both do nothing:
+// its statements keep their context, and database/sql's wait for a connection ends with it.
+func (db *DB) enterWrite(ctx context.Context) error {
+	if db.writeGate == nil {
+		return nil
+	}
+	select {
+	case db.writeGate <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case db.writeGate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (db *DB) leaveWrite() {
+	if db.writeGate != nil {
+		<-db.writeGate
+	}
 }
 
 // QueryContext runs a query that returns rows. On SQLite, anything but a plain SELECT
@@ -127,12 +158,19 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
 	ctx, span := db.start(ctx, spanQueryRow, query)
 	defer span.End()
-	ctx, err := db.statementContext(ctx)
-	if err != nil {
+	pool := db.poolFor(query)
+	if pool != db.write {
+		// A row on the write connection holds it until Scan, past any gate: its wait
+		// for the connection keeps ctx instead.
+		var err error
+		if ctx, err = db.statementContext(ctx); err != nil {
+			_ = db.end(span, err)
+			return &Row{err: err}
+		}
+	} else if err := ctx.Err(); err != nil {
 		_ = db.end(span, err)
 		return &Row{err: err}
 	}
-	pool := db.poolFor(query)
 	st, err := db.prepared(ctx, pool, query)
 	if err != nil {
 		_ = db.end(span, err)
@@ -285,6 +323,10 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		trace.WithAttributes(db.system))
 	defer func() { _ = db.end(span, err); span.End() }()
 
+	if err := db.enterWrite(ctx); err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer db.leaveWrite()
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)

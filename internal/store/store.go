@@ -81,6 +81,11 @@ type DB struct {
 	summaries  sync.Map // statement text -> Summarize(text), for spans
 	nsummaries atomic.Int64
 
+	// writeGate (SQLite) admits one writer at a time to the write connection. A statement
+	// there runs without its context's cancellation (statementContext), so database/sql's
+	// own wait for the connection would not end with the caller's deadline; the gate's does.
+	writeGate chan struct{}
+
 	stopCheckpoints func()        // stops the background checkpointer (SQLite)
 	wroteCh         chan struct{} // wakes the checkpointer after a write (nil: none runs)
 }
@@ -136,6 +141,7 @@ func (db *DB) openSQLite(ctx context.Context, cfg Config) error {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
+	db.writeGate = make(chan struct{}, 1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	if err := write.PingContext(ctx); err != nil {

@@ -112,6 +112,44 @@ func TestStatementOnDoneContextDoesNotRun(t *testing.T) {
 	})
 }
 
+// A write waiting for SQLite's one write connection gives up when its caller's deadline
+// passes, though the statement itself would run without the context (statementContext),
+// and it writes nothing afterwards.
+func TestWriteWaitEndsWithTheCallersDeadline(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	withInvoices(t, db)
+	inTx, release := make(chan struct{}), make(chan struct{})
+	txDone := make(chan error, 1)
+	go func() {
+		txDone <- db.InTx(t.Context(), func(tx *store.Tx) error {
+			_, err := tx.ExecContext(t.Context(), `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`, "29AAACI1681G1ZS", "INV/1")
+			close(inTx)
+			<-release
+			return err
+		})
+	}()
+	<-inTx
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	execDone := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`, "29AAACI1681G1ZS", "INV/2")
+		execDone <- err
+	}()
+	select {
+	case err := <-execDone:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the write still waited for the connection 10 s after its 50 ms deadline")
+	}
+	close(release)
+	require.NoError(t, <-txDone)
+	require.Equal(t, 1, countInvoices(t, db), "only the transaction's row")
+}
+
 func TestInTx(t *testing.T) {
 	t.Parallel()
 	errRefused := errors.New("refused")
