@@ -17,6 +17,12 @@ import (
 // explicit flag wins. Fields tagged `secret:"true"` are never printed by
 // Redacted. Supported kinds: string, bool, int, float64, time.Duration.
 func BindFlags(fs *flag.FlagSet, cfg any) error {
+	return BindFlagsEnv(fs, cfg, os.LookupEnv)
+}
+
+// BindFlagsEnv is BindFlags with the environment read through lookup (a container's
+// env as a manifest sets it, say).
+func BindFlagsEnv(fs *flag.FlagSet, cfg any, lookup func(string) (string, bool)) error {
 	v := reflect.ValueOf(cfg).Elem()
 	t := v.Type()
 	for i := range t.NumField() {
@@ -29,7 +35,7 @@ func BindFlags(fs *flag.FlagSet, cfg any) error {
 		env := EnvName(name)
 		usage += " (env " + env + ")"
 		fv := v.Field(i)
-		envVal, hasEnv := os.LookupEnv(env)
+		envVal, hasEnv := lookup(env)
 		switch p := fv.Addr().Interface().(type) {
 		case *string:
 			def := *p

@@ -25,7 +25,7 @@ var AllRoles = []string{RoleAuth, RoleEInvoice, RoleEwayBill, RoleGstin, RoleGat
 type Config struct {
 	Target          string        `flag:"target" usage:"roles to run: all, or a comma list of auth,einvoice,ewaybill,gstin,gateway,sandbox"`
 	GRPCAddr        string        `flag:"grpc-addr" usage:"gRPC listen address"`
-	HTTPAddr        string        `flag:"http-addr" usage:"REST gateway, /metrics and /healthz listen address"`
+	HTTPAddr        string        `flag:"http-addr" usage:"listen address of /healthz and /metrics, and of the REST API with the gateway role (empty: none, without the gateway)"`
 	SandboxAddr     string        `flag:"sandbox-addr" usage:"sandbox IRP listen address"`
 	DataDir         string        `flag:"data-dir" usage:"directory for the embedded SQLite database and generated keys"`
 	DatabaseURL     string        `flag:"database-url" usage:"postgres:// URL; embedded SQLite in the data directory when empty"`

@@ -74,7 +74,8 @@ func startE2EWith(t testing.TB, databaseURL string, exp *tracetest.InMemoryExpor
 func startE2ESplit(t testing.TB, exp *tracetest.InMemoryExporter) *e2e {
 	t.Helper()
 	e := startE2ETarget(t, "auth,einvoice,ewaybill,gstin,sandbox", "", exp)
-	require.Empty(t, e.srv.HTTPAddr, "the services' server runs no gateway")
+	code, _ := httpGet(t, "http://"+e.srv.HTTPAddr+"/v1/einvoice/irns/x")
+	require.Equal(t, http.StatusNotFound, code, "the services' server runs no gateway: its --http-addr serves probes and metrics only")
 	cfg := server.Defaults()
 	cfg.Target = "gateway"
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -116,7 +117,7 @@ func startE2EThreeWay(t *testing.T, exp *tracetest.InMemoryExporter) *e2e {
 		return srv
 	}
 	inv := server.Defaults()
-	inv.Target, inv.GRPCAddr, inv.AuthAddr = "einvoice", "127.0.0.1:0", e.srv.GRPCAddr
+	inv.Target, inv.GRPCAddr, inv.HTTPAddr, inv.AuthAddr = "einvoice", "127.0.0.1:0", "127.0.0.1:0", e.srv.GRPCAddr
 	inv.IRPURLs = "NIC1=" + e.srv.SandboxURL + ",NIC2=" + e.srv.SandboxURL + "/irp/nic2"
 	inv.IRPKeyFile, inv.IRPCertFile, inv.AcceptTestGSTIN = pubFile, certFile, true
 	einv := start(inv)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -101,4 +102,55 @@ func TestServiceHealthOfASplitGateway(t *testing.T) {
 	require.Equal(t, "SERVING", b.Services["irpgate.auth.v1.AuthService"])
 	require.Equal(t, "UNREACHABLE: Unavailable", b.Services["irpgate.einvoice.v1.EInvoiceService"],
 		"the code only: the unauthenticated body never names an internal address")
+}
+
+// httpGet answers the status and body of a GET.
+func httpGet(t testing.TB, u string) (int, string) {
+	t.Helper()
+	res, err := http.Get(u)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(b)
+}
+
+// A process without the gateway (one Deployment of a split install) still answers probes
+// and scrapes on --http-addr: its own gRPC health as /healthz, its metrics (the IRP calls
+// its services make) as /metrics; no REST routes. Without --http-addr it listens on nothing.
+func TestProbesAndMetricsWithoutTheGateway(t *testing.T) {
+	e := startE2ESplit(t, tracetest.NewInMemoryExporter())
+	ops := "http://" + e.srv.HTTPAddr
+	code, body := httpGet(t, ops+"/healthz")
+	require.Equal(t, http.StatusOK, code, body)
+	require.JSONEq(t, `{"status":"SERVING"}`, body)
+	code, body = httpGet(t, ops+"/healthz?service=irpgate.einvoice.v1.EInvoiceService")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = httpGet(t, ops+"/healthz?service=irpgate.nothing.v1.Nothing")
+	require.Equal(t, http.StatusServiceUnavailable, code, body)
+	require.JSONEq(t, `{"status":"SERVICE_UNKNOWN"}`, body)
+	res, err := http.Head(ops + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+
+	// A registration through the gateway is counted where the IRP was called: in the
+	// services' process, not the gateway's.
+	code, out, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, e2eInvoice(""), nil)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	_, metrics := httpGet(t, ops+"/metrics")
+	require.Contains(t, metrics, "irpclient_call_duration_seconds_count")
+	_, gwMetrics := httpGet(t, e.base+"/metrics")
+	require.NotContains(t, gwMetrics, "irpclient_call_duration")
+
+	code, _ = httpGet(t, ops+"/openapi.json")
+	require.Equal(t, http.StatusNotFound, code)
+
+	cfg := server.Defaults()
+	cfg.Target, cfg.GRPCAddr, cfg.HTTPAddr, cfg.SandboxAddr = "auth,sandbox", "127.0.0.1:0", "", "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	srv, err := server.Start(t.Context(), cfg, server.Options{LogOutput: io.Discard})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Shutdown(context.WithoutCancel(t.Context())) })
+	require.Empty(t, srv.HTTPAddr)
 }

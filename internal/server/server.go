@@ -147,6 +147,13 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 		}
 	}
 
+	// A process without the gateway still answers probes and scrapes on --http-addr.
+	if !s.has(RoleGateway) && s.health != nil && cfg.HTTPAddr != "" {
+		if err := s.serveHTTP("ops", cfg.HTTPAddr, s.opsHandler(), &s.HTTPAddr); err != nil {
+			return nil, err
+		}
+	}
+
 	if s.health != nil {
 		s.watchStore(deps.db, cfg.HealthInterval)
 		s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
