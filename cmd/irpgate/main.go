@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/internal/server"
+	"github.com/irpgate/irpgate/services/sandbox"
 )
 
 func main() {
@@ -25,14 +28,17 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Println("usage: irpgate serve [flags]   (irpgate serve -h lists the flags)")
+		fmt.Println("usage: irpgate serve [flags]      run roles (irpgate serve -h lists the flags)")
+		fmt.Println("       irpgate sandbox-keys DIR   write a sandbox key set for a split install (deploy/k8s)")
 		return nil
 	}
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "sandbox-keys":
+		return sandboxKeys(args[1:])
 	default:
-		return fmt.Errorf("unknown command %q (want serve)", args[0])
+		return fmt.Errorf("unknown command %q (want serve or sandbox-keys)", args[0])
 	}
 }
 
@@ -56,4 +62,20 @@ func serve(args []string) error {
 	}
 	werr := srv.Wait(ctx)
 	return errors.Join(werr, srv.Shutdown(context.WithoutCancel(ctx)))
+}
+
+// sandboxKeys writes the key set a sandbox deployed on its own shares with the services
+// that call it: the sandbox's private keys and certificate, and the public key and
+// certificate the services are given (deploy/k8s/README.md). Files already there are kept.
+func sandboxKeys(args []string) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return errors.New("usage: irpgate sandbox-keys DIR")
+	}
+	if _, err := sandbox.WriteKeySet(args[0]); err != nil {
+		return err
+	}
+	for _, f := range []string{sandbox.EncryptionKeyFile, sandbox.SigningKeyFile, sandbox.SigningCertFile, sandbox.IRPPublicKeyFile, sandbox.IRPCertFile} {
+		fmt.Println(filepath.Join(args[0], f))
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/stats"
@@ -58,6 +59,9 @@ func NewGRPCServer(o ServerOptions, extra ...grpc.ServerOption) (*grpc.Server, *
 		grpc.StatsHandler(serverStats(o.Telemetry)),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+		// Clients reconnect now and then, and so re-resolve the service's name: replicas
+		// added since (a headless Service lists each pod) get their share of the calls.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: MaxConnectionAge, MaxConnectionAgeGrace: time.Minute}),
 	}
 	srv := grpc.NewServer(append(opts, extra...)...)
 	hs := health.NewServer()
@@ -66,6 +70,10 @@ func NewGRPCServer(o ServerOptions, extra ...grpc.ServerOption) (*grpc.Server, *
 	reflection.Register(srv)
 	return srv, hs
 }
+
+// MaxConnectionAge is how long a client's connection to a NewGRPCServer lasts before the
+// server asks it to reconnect (in-flight calls get a minute more to finish).
+const MaxConnectionAge = 5 * time.Minute
 
 // serverInterceptors are the interceptors of NewGRPCServer, in order.
 func serverInterceptors(o ServerOptions) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
@@ -112,6 +120,8 @@ func clientStats(t *Telemetry) stats.Handler {
 func DialOptions(t *Telemetry) []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Every address the name resolves to takes calls in turn: a headless Service's pods.
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithStatsHandler(clientStats(t)),
 		grpc.WithChainUnaryInterceptor(forwardUnary),
 	}

@@ -157,3 +157,26 @@ func publicKeyPEM(k *rsa.PublicKey) []byte {
 func certPEM(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
+
+// What an irpgate that calls this sandbox from another process needs (its
+// --irp-public-key-file and --irp-cert-file), as WriteKeySet names them.
+const (
+	IRPPublicKeyFile = "irp-public-key.pem" // the encryption key's public half
+	IRPCertFile      = "irp-cert.pem"       // the signing certificate
+)
+
+// WriteKeySet makes dir a sandbox key set: the sandbox's own files (kept when present, as
+// LoadOrCreateKeys does) and the public files its callers need, so that a sandbox and the
+// services calling it can be deployed apart from one set of files (`irpgate sandbox-keys`).
+func WriteKeySet(dir string) (*Keys, error) {
+	k, err := LoadOrCreateKeys(dir)
+	if err != nil {
+		return nil, err
+	}
+	for name, b := range map[string][]byte{IRPPublicKeyFile: publicKeyPEM(&k.Encryption.PublicKey), IRPCertFile: certPEM(k.Certificate)} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil { //nolint:gosec // public halves.
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	return k, nil
+}
