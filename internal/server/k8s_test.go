@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -13,12 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
-	"context"
-
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -27,8 +29,6 @@ import (
 	"github.com/irpgate/irpgate/internal/server"
 	"github.com/irpgate/irpgate/pkg/irpcrypto"
 	"github.com/irpgate/irpgate/services/sandbox"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // The parts of the rendered objects the checks read.
@@ -70,12 +70,13 @@ type (
 				SecretKeyRef *struct{ Name, Key string } `json:"secretKeyRef"`
 			} `json:"valueFrom"`
 		} `json:"env"`
-		Ports []struct {
-			Name          string `json:"name"`
-			ContainerPort int    `json:"containerPort"`
-		} `json:"ports"`
+		Ports                         []containerPort `json:"ports"`
 		ReadinessProbe, LivenessProbe *probe
 		VolumeMounts                  []struct{ Name, MountPath, SubPath string }
+	}
+	containerPort struct {
+		Name          string `json:"name"`
+		ContainerPort int    `json:"containerPort"`
 	}
 	probe struct {
 		HTTPGet   *struct{ Path, Port any } `json:"httpGet"`
@@ -102,12 +103,7 @@ type deployment struct {
 }
 
 func (d deployment) declares(port int) bool {
-	return slices.ContainsFunc(d.c.Ports, func(p struct {
-		Name          string `json:"name"`
-		ContainerPort int    `json:"containerPort"`
-	}) bool {
-		return p.ContainerPort == port
-	})
+	return slices.ContainsFunc(d.c.Ports, func(p containerPort) bool { return p.ContainerPort == port })
 }
 
 func (d deployment) port(p any) int {
@@ -322,8 +318,7 @@ func portOf(t *testing.T, addr string) int {
 }
 
 func mustAtoi(t *testing.T, s string) int {
-	var n int
-	_, err := fmt.Sscan(s, &n)
+	n, err := strconv.Atoi(s)
 	require.NoError(t, err, s)
 	return n
 }
