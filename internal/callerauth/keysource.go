@@ -32,8 +32,10 @@ func GRPCKeySource(conn grpc.ClientConnInterface) KeySource {
 // GRPCKeySourceRefreshing is GRPCKeySource with another refresh interval for
 // the list of revoked API keys.
 func GRPCKeySourceRefreshing(conn grpc.ClientConnInterface, every time.Duration) KeySource {
-	return &grpcKeySource{client: authv1.NewAuthServiceClient(conn), keys: map[string]crypto.PublicKey{},
-		minInterval: time.Second, refreshEvery: every}
+	return &grpcKeySource{
+		client: authv1.NewAuthServiceClient(conn), keys: map[string]crypto.PublicKey{},
+		minInterval: time.Second, refreshEvery: every,
+	}
 }
 
 // RevocationRefresh is how old GRPCKeySource lets its list of revoked API

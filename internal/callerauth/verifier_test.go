@@ -68,8 +68,10 @@ func TestVerifier_Authenticate(t *testing.T) {
 		code   codes.Code
 		want   callerauth.Caller
 	}{
-		{"caller token", testMethod, edToken(priv, "k1", claims(nil)), codes.OK,
-			callerauth.Caller{KeyID: "ak_1", Tenant: "acme", GSTINs: []string{"29AAACP7879D1Z0"}}},
+		{
+			"caller token", testMethod, edToken(priv, "k1", claims(nil)), codes.OK,
+			callerauth.Caller{KeyID: "ak_1", Tenant: "acme", GSTINs: []string{"29AAACP7879D1Z0"}},
+		},
 		{"service token", testMethod, svc, codes.OK, callerauth.Caller{KeyID: "einvoice", Service: true}},
 		{"no token", testMethod, "", codes.Unauthenticated, callerauth.Caller{}},
 		{"IssueToken needs no token", callerauth.MethodIssueToken, "", codes.OK, callerauth.Caller{}},

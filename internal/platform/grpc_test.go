@@ -22,8 +22,10 @@ import (
 func TestDialOptionsSpreadCallsOverEveryAddress(t *testing.T) {
 	tel, err := platform.NewTelemetry(t.Context(), platform.TelemetryOptions{ServiceName: "test"})
 	require.NoError(t, err)
-	so := platform.ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Telemetry: tel,
-		Auth: authFunc(func(ctx context.Context, _ string) (context.Context, error) { return ctx, nil })}
+	so := platform.ServerOptions{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Telemetry: tel,
+		Auth: authFunc(func(ctx context.Context, _ string) (context.Context, error) { return ctx, nil }),
+	}
 	var calls [2]atomic.Int64
 	var addrs []resolver.Address
 	for i := range calls {

@@ -51,8 +51,10 @@ func TestSandboxConfigFromFlags(t *testing.T) {
 	c.SandboxMaster = filepath.Join(t.TempDir(), "missing.json")
 	_, err = c.sandboxConfig()
 	require.Error(t, err)
-	for _, flag := range []string{"sandbox-error-rate: 30", "sandbox-answer-lost-rate: -1", "sandbox-rate-limit: -5",
-		"sandbox-latency: -1s", "sandbox-retention-days: -1", "sandbox-seed: -3", "sandbox-master:"} {
+	for _, flag := range []string{
+		"sandbox-error-rate: 30", "sandbox-answer-lost-rate: -1", "sandbox-rate-limit: -5",
+		"sandbox-latency: -1s", "sandbox-retention-days: -1", "sandbox-seed: -3", "sandbox-master:",
+	} {
 		require.Contains(t, err.Error(), flag)
 	}
 }

@@ -48,8 +48,10 @@ func TestIrnsCSV(t *testing.T) {
 	require.NotEmpty(t, hdr.Get("X-Request-Id"))
 	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"Irn", "AckNo", "AckDt", "Status", "DocTyp", "DocNo", "DocDt", "BuyerGstin",
-		"TotInvVal", "CancelDate", "Irp", "EwbNo", "unverified", "cancelBy"}, rows[0])
+	require.Equal(t, []string{
+		"Irn", "AckNo", "AckDt", "Status", "DocTyp", "DocNo", "DocDt", "BuyerGstin",
+		"TotInvVal", "CancelDate", "Irp", "EwbNo", "unverified", "cancelBy",
+	}, rows[0])
 
 	_, list, _ := e.call(t, http.MethodGet, "/v1/einvoice/sellers/"+e2eSeller+"/irns", e.seller, nil, nil)
 	entries := list["irns"].([]any)

@@ -172,7 +172,8 @@ func startE2ETarget(t testing.TB, target, databaseURL string, exp *tracetest.InM
 		}
 		for _, irp := range []string{"NIC1", "NIC2"} {
 			_, err := auth.RegisterCredential(admin, &authv1.RegisterCredentialRequest{
-				Gstin: u.GSTIN, Irp: irp, ClientId: u.ClientID, ClientSecret: u.ClientSecret, Username: u.UserName, Password: u.Password})
+				Gstin: u.GSTIN, Irp: irp, ClientId: u.ClientID, ClientSecret: u.ClientSecret, Username: u.UserName, Password: u.Password,
+			})
 			if status.Code(err) != codes.AlreadyExists {
 				require.NoError(t, err)
 			}
@@ -305,8 +306,10 @@ func e2eInvoice(docNo string) map[string]any {
 		"DocDtls":    map[string]any{"Typ": "INV", "No": docNo, "Dt": time.Now().In(ist).Format("02/01/2006")},
 		"SellerDtls": map[string]any{"Gstin": e2eSeller, "LglNm": "Sample Karnataka Co", "Addr1": "MG Road", "Loc": "Bengaluru", "Pin": 560003, "Stcd": "29"},
 		"BuyerDtls":  map[string]any{"Gstin": e2eBuyer, "LglNm": "Test PAN Maharashtra", "Pos": "27", "Addr1": "Fort", "Loc": "Mumbai", "Pin": 400001, "Stcd": "27"},
-		"ItemList": []any{map[string]any{"SlNo": "1", "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 2, "Unit": "KGS",
-			"UnitPrice": 100, "TotAmt": 200, "AssAmt": 200, "GstRt": 5, "IgstAmt": 10, "TotItemVal": 210}},
+		"ItemList": []any{map[string]any{
+			"SlNo": "1", "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 2, "Unit": "KGS",
+			"UnitPrice": 100, "TotAmt": 200, "AssAmt": 200, "GstRt": 5, "IgstAmt": 10, "TotItemVal": 210,
+		}},
 		"ValDtls": map[string]any{"AssVal": 200, "IgstVal": 10, "TotInvVal": 210},
 	}
 }
@@ -469,8 +472,10 @@ func (e *e2e) restFlow(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code, "%v", badFormat)
 	formatErrs := badFormat["error"].(map[string]any)["args"].(map[string]any)["errors"].([]any)
 	require.Len(t, formatErrs, 1)
-	require.Equal(t, map[string]any{"field": "X-Response-Format", "reason": "INVALID_ENUM",
-		"message": `X-Response-Format must be v3 (the v3 shape) or left out (the default shape), not "v4"`}, formatErrs[0])
+	require.Equal(t, map[string]any{
+		"field": "X-Response-Format", "reason": "INVALID_ENUM",
+		"message": `X-Response-Format must be v3 (the v3 shape) or left out (the default shape), not "v4"`,
+	}, formatErrs[0])
 	require.Equal(t, before.GenerateCalls, e.stats(t).GenerateCalls)
 	code, upper, _ := e.call(t, http.MethodGet, "/v1/einvoice/irn/"+irn, e.seller, nil, map[string]string{"X-Response-Format": "V3"})
 	require.Equal(t, http.StatusOK, code, "%v", upper)
@@ -655,10 +660,14 @@ func postgresURL(t *testing.T) string {
 func TestEInvoiceWithoutCredentials(t *testing.T) {
 	e := startE2E(t, "")
 	inv := e2eInvoice("")
-	inv["SellerDtls"] = map[string]any{"Gstin": "27AAPFU0939F1ZV", "LglNm": "Unregistered Mumbai Co", "Addr1": "Fort",
-		"Loc": "Mumbai", "Pin": 400001, "Stcd": "27"}
-	inv["BuyerDtls"] = map[string]any{"Gstin": e2eSeller, "LglNm": "Sample Karnataka Co", "Pos": "29", "Addr1": "MG Road",
-		"Loc": "Bengaluru", "Pin": 560003, "Stcd": "29"}
+	inv["SellerDtls"] = map[string]any{
+		"Gstin": "27AAPFU0939F1ZV", "LglNm": "Unregistered Mumbai Co", "Addr1": "Fort",
+		"Loc": "Mumbai", "Pin": 400001, "Stcd": "27",
+	}
+	inv["BuyerDtls"] = map[string]any{
+		"Gstin": e2eSeller, "LglNm": "Sample Karnataka Co", "Pos": "29", "Addr1": "MG Road",
+		"Loc": "Bengaluru", "Pin": 560003, "Stcd": "29",
+	}
 	before := e.stats(t)
 	code, body, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", "", inv, map[string]string{"X-Api-Key": e2eAdminKey})
 	require.Equal(t, http.StatusBadRequest, code, "%v", body)

@@ -111,8 +111,10 @@ func (e *e2e) printREST(t *testing.T) {
 	pages, err := rendertest.PageTexts(pdf)
 	require.NoError(t, err)
 	require.Len(t, pages, 1)
-	for _, want := range []string{irn, jsonNumber(d["AckNo"]), d["AckDt"].(string), docNo,
-		"Sample Karnataka Co", "GSTIN: " + e2eSeller, "GSTIN: " + e2eBuyer, "Wheat", "210.00"} {
+	for _, want := range []string{
+		irn, jsonNumber(d["AckNo"]), d["AckDt"].(string), docNo,
+		"Sample Karnataka Co", "GSTIN: " + e2eSeller, "GSTIN: " + e2eBuyer, "Wheat", "210.00",
+	} {
 		assert.Contains(t, pages[0], want)
 	}
 	assert.NotContains(t, pages[0], "CANCELLED")
@@ -212,8 +214,10 @@ func (e *e2e) printGRPC(t *testing.T) {
 	// A services invoice is made in duplicate: its duplicate is the supplier's, and it has
 	// no triplicate.
 	svc := e2eInvoice("")
-	svc["ItemList"] = []any{map[string]any{"SlNo": "1", "PrdDesc": "Consulting", "IsServc": "Y", "HsnCd": "998311",
-		"UnitPrice": 200, "TotAmt": 200, "AssAmt": 200, "GstRt": 5, "IgstAmt": 10, "TotItemVal": 210}}
+	svc["ItemList"] = []any{map[string]any{
+		"SlNo": "1", "PrdDesc": "Consulting", "IsServc": "Y", "HsnCd": "998311",
+		"UnitPrice": 200, "TotAmt": 200, "AssAmt": 200, "GstRt": 5, "IgstAmt": 10, "TotItemVal": 210,
+	}}
 	gen, err = c.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: mustJSON(t, svc)})
 	require.NoError(t, err)
 	pdf, err = c.GetInvoicePdf(ctx, &einvoicev1.GetInvoicePdfRequest{Irn: gen.GetDetails().GetIrn(), Copy: "DUPLICATE"})

@@ -228,8 +228,10 @@ func TestKubernetesManifests(t *testing.T) {
 					require.True(t, mounted, "%s: %s=%s is on no mounted volume", d.name, name, v)
 				}
 				for flagName, addr := range map[string]string{"grpc-addr": cfg.GRPCAddr, "http-addr": cfg.HTTPAddr, "sandbox-addr": cfg.SandboxAddr} {
-					serves := map[string]bool{"grpc-addr": slices.ContainsFunc(roleOf[d.name], func(r string) bool { return r != server.RoleGateway && r != server.RoleSandbox }),
-						"http-addr": !slices.Equal(roleOf[d.name], []string{server.RoleSandbox}), "sandbox-addr": slices.Contains(roleOf[d.name], server.RoleSandbox)}[flagName]
+					serves := map[string]bool{
+						"grpc-addr": slices.ContainsFunc(roleOf[d.name], func(r string) bool { return r != server.RoleGateway && r != server.RoleSandbox }),
+						"http-addr": !slices.Equal(roleOf[d.name], []string{server.RoleSandbox}), "sandbox-addr": slices.Contains(roleOf[d.name], server.RoleSandbox),
+					}[flagName]
 					if !serves {
 						continue
 					}
@@ -433,7 +435,8 @@ func TestKubernetesSandboxOverlayRuns(t *testing.T) {
 	for _, u := range users {
 		if u.GSTIN == e2eSeller {
 			_, err := ac.RegisterCredential(admin, &authv1.RegisterCredentialRequest{
-				Gstin: u.GSTIN, Irp: "NIC1", ClientId: u.ClientID, ClientSecret: u.ClientSecret, Username: u.UserName, Password: u.Password})
+				Gstin: u.GSTIN, Irp: "NIC1", ClientId: u.ClientID, ClientSecret: u.ClientSecret, Username: u.UserName, Password: u.Password,
+			})
 			require.NoError(t, err)
 		}
 	}

@@ -23,9 +23,11 @@ func e2eInvoiceLines(n int) map[string]any {
 	inv := e2eInvoice("")
 	items := make([]any, n)
 	for i := range items {
-		items[i] = map[string]any{"SlNo": fmt.Sprint(i + 1), "PrdDesc": fmt.Sprintf("Wheat lot %d", i+1), "IsServc": "N",
+		items[i] = map[string]any{
+			"SlNo": fmt.Sprint(i + 1), "PrdDesc": fmt.Sprintf("Wheat lot %d", i+1), "IsServc": "N",
 			"HsnCd": "1001", "Qty": 1, "Unit": "KGS", "UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5,
-			"IgstAmt": 5, "TotItemVal": 105}
+			"IgstAmt": 5, "TotItemVal": 105,
+		}
 	}
 	inv["ItemList"] = items
 	inv["ValDtls"] = map[string]any{"AssVal": 100 * n, "IgstVal": 5 * n, "TotInvVal": 105 * n}
@@ -69,7 +71,8 @@ func TestRESTCompression(t *testing.T) {
 	t.Run("gzip request, compressed large answer", func(t *testing.T) {
 		inv := mustJSON(t, e2eInvoiceLines(60))
 		res, raw := e.rawPost(t, "/v1/einvoice/irn", gzipped(t, inv), map[string]string{
-			"Content-Encoding": "gzip", "Accept-Encoding": "gzip"})
+			"Content-Encoding": "gzip", "Accept-Encoding": "gzip",
+		})
 		require.Equal(t, http.StatusOK, res.StatusCode, "%q", raw)
 		require.Equal(t, "gzip", res.Header.Get("Content-Encoding"))
 		require.Contains(t, res.Header.Values("Vary"), "Accept-Encoding")

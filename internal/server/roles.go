@@ -190,9 +190,11 @@ func (c Config) sandboxConfig() (sandbox.Config, error) {
 	if !(c.SandboxRateLimit >= 0) {
 		bad("sandbox-rate-limit: %v must not be negative", c.SandboxRateLimit)
 	}
-	for flag, v := range map[string]time.Duration{"sandbox-token-lifetime": c.SandboxTokenLifetime,
+	for flag, v := range map[string]time.Duration{
+		"sandbox-token-lifetime":  c.SandboxTokenLifetime,
 		"sandbox-replication-lag": c.SandboxReplicationLag, "sandbox-latency": c.SandboxLatency,
-		"sandbox-latency-jitter": c.SandboxLatencyJitter} {
+		"sandbox-latency-jitter": c.SandboxLatencyJitter,
+	} {
 		if v < 0 {
 			bad("%s: %v must not be negative", flag, v)
 		}

@@ -328,8 +328,10 @@ func TestSandboxRoleFlags(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	var f sandbox.Faults
 	require.NoError(t, json.Unmarshal(body, &f))
-	require.Equal(t, sandbox.Faults{ErrorRate: 0.25, AnswerLostRate: 0.5, RateLimit: 20,
-		Latency: sandbox.Latency{Base: 3 * time.Millisecond}}, f)
+	require.Equal(t, sandbox.Faults{
+		ErrorRate: 0.25, AnswerLostRate: 0.5, RateLimit: 20,
+		Latency: sandbox.Latency{Base: 3 * time.Millisecond},
+	}, f)
 	require.NotEmpty(t, srv.SandboxNIC2URL)
 	code, body = get(t, srv.SandboxNIC2URL+"/sandbox/publickeys")
 	require.Equal(t, http.StatusOK, code, "%s", body)

@@ -28,9 +28,11 @@ func benchInvoice(tb testing.TB, n int) []byte {
 		qty, price := float64(1+i%7), 100+float64(i%13)*17.25
 		tot := round2(qty * price)
 		half := round2(tot * 18 / 200)
-		it := Item{SlNo: strconv.Itoa(i + 1), PrdDesc: "Hex bolt M8 zinc plated, box of 100", IsServc: "N", HsnCd: "73181500",
+		it := Item{
+			SlNo: strconv.Itoa(i + 1), PrdDesc: "Hex bolt M8 zinc plated, box of 100", IsServc: "N", HsnCd: "73181500",
 			Qty: qty, Unit: "BOX", UnitPrice: price, TotAmt: tot, AssAmt: tot, GstRt: 18, CgstAmt: half, SgstAmt: half,
-			TotItemVal: round2(tot + 2*half), OrgCntry: "IN", OrdLineRef: "PO-1/" + strconv.Itoa(i)}
+			TotItemVal: round2(tot + 2*half), OrgCntry: "IN", OrdLineRef: "PO-1/" + strconv.Itoa(i),
+		}
 		inv.ItemList = append(inv.ItemList, it)
 		v.AssVal += it.AssAmt
 		v.CgstVal += half

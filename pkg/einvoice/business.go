@@ -38,8 +38,10 @@ func (b *biz) differs(got, want float64) bool { return math.Abs(got-want) > b.to
 
 // business applies the IRP's rules beyond the schema (reference §6).
 func business(inv *Invoice, opts Options, r *report) {
-	b := &biz{inv: inv, opts: opts, r: r, tol: opts.tol(),
-		sup: strings.ToUpper(inv.TranDtls.SupTyp), typ: strings.ToUpper(inv.DocDtls.Typ)}
+	b := &biz{
+		inv: inv, opts: opts, r: r, tol: opts.tol(),
+		sup: strings.ToUpper(inv.TranDtls.SupTyp), typ: strings.ToUpper(inv.DocDtls.Typ),
+	}
 	b.dates()
 	b.parties()
 	b.supplyType()

@@ -58,8 +58,10 @@ func TestValidateGSTIN(t *testing.T) {
 	for _, g := range []string{"29AAACP7879D1Z0", "09AAJCM7191E1Z5", "37AABCA7365E2ZP", "24AAUPV7468F1ZW"} {
 		require.NoError(t, ValidateGSTIN(g, false), g)
 	}
-	for _, g := range []string{"01AMBPG7773M002", "29AWGPV7107B1Z1", "37ARZPT4384Q1MT", "24AAAPI3182M002", "02AMBPG7773M002",
-		"36AMBPG7773M002", "27AAAPI3182M002", "29AAAPI3182M000"} {
+	for _, g := range []string{
+		"01AMBPG7773M002", "29AWGPV7107B1Z1", "37ARZPT4384Q1MT", "24AAAPI3182M002", "02AMBPG7773M002",
+		"36AMBPG7773M002", "27AAAPI3182M002", "29AAAPI3182M000",
+	} {
 		require.ErrorIs(t, ValidateGSTIN(g, false), ErrGSTINCheckDigit, g)
 		require.NoError(t, ValidateGSTIN(g, true), g)
 	}

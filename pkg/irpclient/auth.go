@@ -49,8 +49,10 @@ func (c *Client) Authenticate(ctx context.Context, cr Credentials, forceRefresh 
 	if err != nil {
 		return nil, err
 	}
-	r := &request{api: "Authenticate", method: http.MethodPost, path: pathAuth, irp: irp, gstin: cr.GSTIN,
-		kind: kindAuth, idempotent: true, payload: body, creds: &cr}
+	r := &request{
+		api: "Authenticate", method: http.MethodPost, path: pathAuth, irp: irp, gstin: cr.GSTIN,
+		kind: kindAuth, idempotent: true, payload: body, creds: &cr,
+	}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err

@@ -19,8 +19,10 @@ import (
 func benchInvoice(n int) []byte {
 	items := make([]map[string]any, n)
 	for i := range items {
-		items[i] = map[string]any{"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Wheat flour, 25 kg bag", "IsServc": "N", "HsnCd": "11010000",
-			"Qty": 1, "Unit": "BAG", "UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5, "IgstAmt": 5, "TotItemVal": 105}
+		items[i] = map[string]any{
+			"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Wheat flour, 25 kg bag", "IsServc": "N", "HsnCd": "11010000",
+			"Qty": 1, "Unit": "BAG", "UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5, "IgstAmt": 5, "TotItemVal": 105,
+		}
 	}
 	b, _ := json.Marshal(map[string]any{
 		"Version": "1.1", "TranDtls": map[string]any{"TaxSch": "GST", "SupTyp": "B2B"},
@@ -42,15 +44,19 @@ func (c cannedIRP) RoundTrip(r *http.Request) (*http.Response, error) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_ = r.Body.Close()
 	}
-	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(c.body)), ContentLength: int64(len(c.body)), Request: r}, nil
+	return &http.Response{
+		StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(c.body)), ContentLength: int64(len(c.body)), Request: r,
+	}, nil
 }
 
 func cannedAnswer(b testing.TB, sek, invoice []byte) []byte {
 	payload, _ := json.Marshal(map[string]string{"data": string(invoice), "iss": "NIC"})
 	jws := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + "." + strings.Repeat("s", 342)
-	data, _ := json.Marshal(map[string]any{"AckNo": 112410188589976, "AckDt": "2024-02-01 10:00:00", "Irn": strings.Repeat("a", 64),
-		"SignedInvoice": jws, "SignedQRCode": jws[:600], "Status": "ACT", "EwbNo": nil, "EwbDt": nil, "EwbValidTill": nil, "Remarks": nil})
+	data, _ := json.Marshal(map[string]any{
+		"AckNo": 112410188589976, "AckDt": "2024-02-01 10:00:00", "Irn": strings.Repeat("a", 64),
+		"SignedInvoice": jws, "SignedQRCode": jws[:600], "Status": "ACT", "EwbNo": nil, "EwbDt": nil, "EwbValidTill": nil, "Remarks": nil,
+	})
 	enc, err := irpcrypto.EncryptB64(sek, data)
 	if err != nil {
 		b.Fatal(err)
@@ -72,8 +78,10 @@ func BenchmarkGenerateIRN(b *testing.B) {
 			sek, _ := irpcrypto.NewKey()
 			inv := benchInvoice(n)
 			sess := &Session{GSTIN: "29AAACP7879D1Z0", ClientID: "c", ClientSecret: "s", UserName: "u", AuthToken: "t", SEK: sek, IRP: NIC1, Expiry: time.Now().Add(time.Hour)}
-			c, err := New(Config{BaseURLs: map[string]string{NIC1: "http://irp.invalid"}, Sessions: fixedSession{sess},
-				HTTPClient: &http.Client{Transport: cannedIRP{cannedAnswer(b, sek, inv)}}})
+			c, err := New(Config{
+				BaseURLs: map[string]string{NIC1: "http://irp.invalid"}, Sessions: fixedSession{sess},
+				HTTPClient: &http.Client{Transport: cannedIRP{cannedAnswer(b, sek, inv)}},
+			})
 			if err != nil {
 				b.Fatal(err)
 			}

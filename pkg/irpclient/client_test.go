@@ -3,6 +3,7 @@ package irpclient
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -13,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"crypto/rsa"
 
 	"github.com/stretchr/testify/require"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -114,45 +113,61 @@ func TestRetryPolicy(t *testing.T) {
 		wantUnknown bool
 		wantErr     bool
 	}{
-		{name: "write not sent is retried", failBefore: 2, path: pathInvoice, wantCalls: 1,
+		{
+			name: "write not sent is retried", failBefore: 2, path: pathInvoice, wantCalls: 1,
 			call: func(c *Client, ctx context.Context) error {
 				_, err := c.GenerateIRN(ctx, testCreds.GSTIN, invoice)
 				return err
-			}},
-		{name: "read 5xx is retried", hook: status(502, "<html>bad gateway</html>"), path: pathGetIRN + "a", wantCalls: 3,
-			call: func(c *Client, ctx context.Context) error { _, err := c.GetIRN(ctx, testCreds.GSTIN, "a"); return err }},
-		{name: "read connection drop is retried", hook: func(w http.ResponseWriter, r *http.Request, n int, p []byte) bool {
-			return n == 1 && hangup(w, r, n, p)
-		}, path: pathGetIRN + "a", wantCalls: 2,
-			call: func(c *Client, ctx context.Context) error { _, err := c.GetIRN(ctx, testCreds.GSTIN, "a"); return err }},
-		{name: "generate 5xx after send is outcome unknown", hook: status(503, "down"), path: pathInvoice, wantCalls: 1, wantUnknown: true, wantErr: true,
+			},
+		},
+		{
+			name: "read 5xx is retried", hook: status(502, "<html>bad gateway</html>"), path: pathGetIRN + "a", wantCalls: 3,
+			call: func(c *Client, ctx context.Context) error { _, err := c.GetIRN(ctx, testCreds.GSTIN, "a"); return err },
+		},
+		{
+			name: "read connection drop is retried", hook: func(w http.ResponseWriter, r *http.Request, n int, p []byte) bool {
+				return n == 1 && hangup(w, r, n, p)
+			}, path: pathGetIRN + "a", wantCalls: 2,
+			call: func(c *Client, ctx context.Context) error { _, err := c.GetIRN(ctx, testCreds.GSTIN, "a"); return err },
+		},
+		{
+			name: "generate 5xx after send is outcome unknown", hook: status(503, "down"), path: pathInvoice, wantCalls: 1, wantUnknown: true, wantErr: true,
 			call: func(c *Client, ctx context.Context) error {
 				_, err := c.GenerateIRN(ctx, testCreds.GSTIN, invoice)
 				return err
-			}},
-		{name: "generate dropped answer is outcome unknown", hook: hangup, path: pathInvoice, wantCalls: 1, wantUnknown: true, wantErr: true,
+			},
+		},
+		{
+			name: "generate dropped answer is outcome unknown", hook: hangup, path: pathInvoice, wantCalls: 1, wantUnknown: true, wantErr: true,
 			call: func(c *Client, ctx context.Context) error {
 				_, err := c.GenerateIRN(ctx, testCreds.GSTIN, invoice)
 				return err
-			}},
-		{name: "cancel dropped answer is outcome unknown", hook: hangup, path: pathCancel, wantCalls: 1, wantUnknown: true, wantErr: true,
+			},
+		},
+		{
+			name: "cancel dropped answer is outcome unknown", hook: hangup, path: pathCancel, wantCalls: 1, wantUnknown: true, wantErr: true,
 			call: func(c *Client, ctx context.Context) error {
 				_, err := c.CancelIRN(ctx, testCreds.GSTIN, CancelIRNRequest{Irn: "a", CnlRsn: "1", CnlRem: "dup"})
 				return err
-			}},
-		{name: "write 429 is retried", hook: status(429, `{"Status":0,"ErrorDetails":[{"ErrorCode":"429","ErrorMessage":"Too many requests"}]}`), path: pathInvoice, wantCalls: 3,
+			},
+		},
+		{
+			name: "write 429 is retried", hook: status(429, `{"Status":0,"ErrorDetails":[{"ErrorCode":"429","ErrorMessage":"Too many requests"}]}`), path: pathInvoice, wantCalls: 3,
 			call: func(c *Client, ctx context.Context) error {
 				_, err := c.GenerateIRN(ctx, testCreds.GSTIN, invoice)
 				return err
-			}},
-		{name: "2150 business error is not retried", hook: func(w http.ResponseWriter, r *http.Request, n int, _ []byte) bool {
-			_, _ = w.Write([]byte(`{"Status":0,"ErrorDetails":[{"ErrorCode":"2150","ErrorMessage":"Duplicate IRN"}]}`))
-			return true
-		}, path: pathInvoice, wantCalls: 1, wantErr: true,
+			},
+		},
+		{
+			name: "2150 business error is not retried", hook: func(w http.ResponseWriter, r *http.Request, n int, _ []byte) bool {
+				_, _ = w.Write([]byte(`{"Status":0,"ErrorDetails":[{"ErrorCode":"2150","ErrorMessage":"Duplicate IRN"}]}`))
+				return true
+			}, path: pathInvoice, wantCalls: 1, wantErr: true,
 			call: func(c *Client, ctx context.Context) error {
 				_, err := c.GenerateIRN(ctx, testCreds.GSTIN, invoice)
 				return err
-			}},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,9 +316,11 @@ func TestNoSecretInLogsSpansMetricsOrErrors(t *testing.T) {
 	require.Contains(t, dump.String(), "NIC GenerateIRN")
 
 	f.mu.Lock()
-	secrets := []string{testCreds.Password, bad.Password, testCreds.ClientSecret, f.token, s.AuthToken,
+	secrets := []string{
+		testCreds.Password, bad.Password, testCreds.ClientSecret, f.token, s.AuthToken,
 		base64.StdEncoding.EncodeToString(s.SEK), hex.EncodeToString(s.SEK), string(s.SEK),
-		base64.StdEncoding.EncodeToString(f.sek), fmt.Sprint(s.SEK)}
+		base64.StdEncoding.EncodeToString(f.sek), fmt.Sprint(s.SEK),
+	}
 	secrets = append(secrets, f.appKeys...)
 	f.mu.Unlock()
 	for _, secret := range secrets {

@@ -108,8 +108,10 @@ func (f *fakeIRP) serve(w http.ResponseWriter, r *http.Request) {
 		tok, sek := f.token, f.sek
 		f.mu.Unlock()
 		encSek, _ := irpcrypto.EncryptB64(appKey, sek)
-		write(map[string]any{"Status": 1, "Data": map[string]any{"ClientId": r.Header.Get("client_id"), "UserName": a.UserName,
-			"AuthToken": tok, "Sek": encSek, "TokenExpiry": time.Now().In(IST).Add(6 * time.Hour).Format(tokenTimeLayout)}})
+		write(map[string]any{"Status": 1, "Data": map[string]any{
+			"ClientId": r.Header.Get("client_id"), "UserName": a.UserName,
+			"AuthToken": tok, "Sek": encSek, "TokenExpiry": time.Now().In(IST).Add(6 * time.Hour).Format(tokenTimeLayout),
+		}})
 		return
 	}
 	f.mu.Lock()
@@ -131,8 +133,10 @@ func (f *fakeIRP) serve(w http.ResponseWriter, r *http.Request) {
 	var data any
 	switch {
 	case r.URL.Path == pathInvoice, strings.HasPrefix(r.URL.Path, pathGetIRN):
-		data = map[string]any{"AckNo": 112010000002315, "AckDt": "2024-01-01 10:00:00", "Irn": strings.Repeat("a", 64),
-			"SignedInvoice": "x.y.z", "SignedQRCode": "x.y.z", "Status": "ACT", "EwbNo": nil}
+		data = map[string]any{
+			"AckNo": 112010000002315, "AckDt": "2024-01-01 10:00:00", "Irn": strings.Repeat("a", 64),
+			"SignedInvoice": "x.y.z", "SignedQRCode": "x.y.z", "Status": "ACT", "EwbNo": nil,
+		}
 	case r.URL.Path == pathCancel:
 		data = map[string]any{"Irn": strings.Repeat("a", 64), "CancelDate": "2024-01-01 11:00:00"}
 	default:

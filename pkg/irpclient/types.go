@@ -54,8 +54,10 @@ type fastIRNDetails struct {
 func (d *IRNDetails) UnmarshalJSON(b []byte) error {
 	var f fastIRNDetails
 	if json.Unmarshal(b, &f) == nil {
-		*d = IRNDetails{AckNo: int64(f.AckNo), AckDt: f.AckDt, Irn: f.Irn, SignedInvoice: f.SignedInvoice, SignedQRCode: f.SignedQRCode,
-			Status: f.Status, EwbNo: optInt(f.EwbNo), EwbDt: nonEmpty(f.EwbDt), EwbValidTill: nonEmpty(f.EwbValidTill), Remarks: nonEmpty(f.Remarks)}
+		*d = IRNDetails{
+			AckNo: int64(f.AckNo), AckDt: f.AckDt, Irn: f.Irn, SignedInvoice: f.SignedInvoice, SignedQRCode: f.SignedQRCode,
+			Status: f.Status, EwbNo: optInt(f.EwbNo), EwbDt: nonEmpty(f.EwbDt), EwbValidTill: nonEmpty(f.EwbValidTill), Remarks: nonEmpty(f.Remarks),
+		}
 		return nil
 	}
 	var w wireIRNDetails

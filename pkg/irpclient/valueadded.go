@@ -55,8 +55,10 @@ func (b *BuyerEInvoice) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*b = BuyerEInvoice{Irn: string(w.Irn), AckNo: int64(w.AckNo), AckDt: string(w.AckDt), SellerGstin: string(w.SellerGstin),
-		DocTyp: string(w.DocTyp), DocNo: string(w.DocNo), DocDt: string(w.DocDt), TotInvVal: w.TotInvVal, Status: string(w.Status), Irp: string(w.Irp)}
+	*b = BuyerEInvoice{
+		Irn: string(w.Irn), AckNo: int64(w.AckNo), AckDt: string(w.AckDt), SellerGstin: string(w.SellerGstin),
+		DocTyp: string(w.DocTyp), DocNo: string(w.DocNo), DocDt: string(w.DocDt), TotInvVal: w.TotInvVal, Status: string(w.Status), Irp: string(w.Irp),
+	}
 	return nil
 }
 
@@ -129,8 +131,10 @@ func (c *Client) VerifySigned(ctx context.Context, irp, jws string) (*Verificati
 	if err != nil {
 		return nil, err
 	}
-	r := &request{api: "VerifySigned", method: http.MethodPost, path: pathVerify, irp: strings.ToUpper(irp),
-		kind: kindRaw, idempotent: true, payload: body}
+	r := &request{
+		api: "VerifySigned", method: http.MethodPost, path: pathVerify, irp: strings.ToUpper(irp),
+		kind: kindRaw, idempotent: true, payload: body,
+	}
 	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err

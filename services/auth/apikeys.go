@@ -168,8 +168,10 @@ func normalizeList(in []string, pattern *regexp.Regexp, field, what string) ([]s
 	for i, v := range in {
 		v = strings.ToUpper(strings.TrimSpace(v))
 		if !pattern.MatchString(v) {
-			vs = append(vs, platform.FieldViolation{Field: fmt.Sprintf("%s[%d]", field, i), Reason: doc.ReasonInvalidFormat,
-				Description: fmt.Sprintf("%q is not a valid %s", v, what)})
+			vs = append(vs, platform.FieldViolation{
+				Field: fmt.Sprintf("%s[%d]", field, i), Reason: doc.ReasonInvalidFormat,
+				Description: fmt.Sprintf("%q is not a valid %s", v, what),
+			})
 			continue
 		}
 		if !slices.Contains(out, v) {
@@ -196,8 +198,10 @@ func (s *Service) CreateApiKey(ctx context.Context, req *authv1.CreateApiKeyRequ
 	pans, bad := normalizeList(req.GetPans(), panPattern, "pans", "PAN")
 	vs = append(vs, bad...)
 	if !req.GetAdmin() && len(req.GetGstins()) == 0 && len(req.GetPans()) == 0 {
-		vs = append(vs, platform.FieldViolation{Field: "gstins", Reason: doc.ReasonRequired,
-			Description: "a key that is not admin must list at least one GSTIN or PAN"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "gstins", Reason: doc.ReasonRequired,
+			Description: "a key that is not admin must list at least one GSTIN or PAN",
+		})
 	}
 	if len(vs) > 0 {
 		return nil, platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST,

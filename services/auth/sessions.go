@@ -13,17 +13,15 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
 	"github.com/irpgate/irpgate/internal/platform"
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/pkg/irpclient"
-
-	grpccodes "google.golang.org/grpc/codes"
-
-	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
 )
 
 // Timings of session handling.

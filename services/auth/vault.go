@@ -56,22 +56,30 @@ func (s *Service) checkKey(gstin, irp string) error {
 func (s *Service) credentialViolations(gstin, irp string, req *authv1.RegisterCredentialRequest) []platform.FieldViolation {
 	var vs []platform.FieldViolation
 	if !gstinPattern.MatchString(gstin) {
-		vs = append(vs, platform.FieldViolation{Field: "gstin", Reason: doc.ReasonInvalidFormat,
-			Description: "gstin must be a 15-character GSTIN"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "gstin", Reason: doc.ReasonInvalidFormat,
+			Description: "gstin must be a 15-character GSTIN",
+		})
 	}
 	c, _ := s.irp.(*irpclient.Client)
 	switch {
 	case irp == "":
-		vs = append(vs, platform.FieldViolation{Field: "irp", Reason: doc.ReasonRequired,
-			Description: "irp is required (NIC1, NIC2, ...)"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "irp", Reason: doc.ReasonRequired,
+			Description: "irp is required (NIC1, NIC2, ...)",
+		})
 	case c != nil && !slices.Contains(c.IRPs(), irp):
 		// Credentials for an IRP without a base URL could never be used.
-		vs = append(vs, platform.FieldViolation{Field: "irp", Reason: doc.ReasonInvalidEnum,
-			Description: "irp " + irp + " is not an IRP irpgate is configured for (" + strings.Join(c.IRPs(), ", ") + "; see --irp-urls)"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "irp", Reason: doc.ReasonInvalidEnum,
+			Description: "irp " + irp + " is not an IRP irpgate is configured for (" + strings.Join(c.IRPs(), ", ") + "; see --irp-urls)",
+		})
 	}
 	for _, f := range []struct{ field, value string }{
-		{"client_id", req.GetClientId()}, {"client_secret", req.GetClientSecret()},
-		{"username", req.GetUsername()}, {"password", req.GetPassword()},
+		{"client_id", req.GetClientId()},
+		{"client_secret", req.GetClientSecret()},
+		{"username", req.GetUsername()},
+		{"password", req.GetPassword()},
 	} {
 		if strings.TrimSpace(f.value) == "" {
 			vs = append(vs, platform.FieldViolation{Field: f.field, Reason: doc.ReasonRequired, Description: f.field + " is required"})

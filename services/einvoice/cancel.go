@@ -37,18 +37,24 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	irn := strings.ToLower(strings.TrimSpace(req.GetIrn()))
 	var vs []platform.FieldViolation
 	if !isIRN(irn) {
-		vs = append(vs, platform.FieldViolation{Field: "Irn", Reason: "INVALID_FORMAT", NICCode: "2145",
-			Description: "Irn must be the 64-character hexadecimal IRN"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "Irn", Reason: "INVALID_FORMAT", NICCode: "2145",
+			Description: "Irn must be the 64-character hexadecimal IRN",
+		})
 	}
 	switch req.GetCnlRsn() {
 	case "1", "2", "3", "4":
 	default:
-		vs = append(vs, platform.FieldViolation{Field: "CnlRsn", Reason: "INVALID_ENUM",
-			Description: "CnlRsn must be 1 (duplicate), 2 (data entry mistake), 3 (order cancelled) or 4 (other)"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "CnlRsn", Reason: "INVALID_ENUM",
+			Description: "CnlRsn must be 1 (duplicate), 2 (data entry mistake), 3 (order cancelled) or 4 (other)",
+		})
 	}
 	if rem := strings.TrimSpace(req.GetCnlRem()); rem == "" || utf8.RuneCountInString(rem) > 100 {
-		vs = append(vs, platform.FieldViolation{Field: "CnlRem", Reason: "INVALID_LENGTH",
-			Description: "CnlRem is required and must be at most 100 characters"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "CnlRem", Reason: "INVALID_LENGTH",
+			Description: "CnlRem is required and must be at most 100 characters",
+		})
 	}
 	if len(vs) > 0 {
 		return nil, platform.Status(codes.InvalidArgument, errorsv1.ErrorReason_ERROR_REASON_INVALID_REQUEST,

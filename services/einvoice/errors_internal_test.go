@@ -27,9 +27,11 @@ func TestIRPFailureTranslation(t *testing.T) {
 		{
 			name: "Status 0 answer keeps the IRP's codes, details and InfoDtls (2150)",
 			ctx:  t.Context(),
-			err: &irpclient.Error{API: "GenerateIRN", IRP: "NIC1",
+			err: &irpclient.Error{
+				API: "GenerateIRN", IRP: "NIC1",
 				Details: []irpclient.ErrorDetail{{Code: "2150", Message: "Duplicate IRN"}},
-				Info:    []irpclient.Info{{Code: "DUPIRN", Raw: []byte(`{"AckNo":1,"AckDt":"2024-01-01 10:00:00","Irn":"ab"}`)}}},
+				Info:    []irpclient.Info{{Code: "DUPIRN", Raw: []byte(`{"AckNo":1,"AckDt":"2024-01-01 10:00:00","Irn":"ab"}`)}},
+			},
 			code: codes.FailedPrecondition, reason: "ERROR_REASON_IRP_ERROR",
 			metadata: map[string]string{
 				"irp_error_codes":   "2150",

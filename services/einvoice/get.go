@@ -90,8 +90,10 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	switch docType {
 	case "INV", "CRN", "DBN":
 	default:
-		vs = append(vs, platform.FieldViolation{Field: "doc_type", Reason: doc.ReasonInvalidEnum, NICCode: codeInvalidDocType,
-			Description: "doc_type must be INV, CRN or DBN"})
+		vs = append(vs, platform.FieldViolation{
+			Field: "doc_type", Reason: doc.ReasonInvalidEnum, NICCode: codeInvalidDocType,
+			Description: "doc_type must be INV, CRN or DBN",
+		})
 	}
 	if docNo == "" {
 		vs = append(vs, platform.FieldViolation{Field: "doc_no", Reason: doc.ReasonRequired, Description: "doc_no is required"})
@@ -103,8 +105,10 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	var key *doc.DocKey
 	if req.GetDocDate() != "" {
 		if _, err := doc.ParseDate(req.GetDocDate()); err != nil {
-			vs = append(vs, platform.FieldViolation{Field: "doc_date", Reason: doc.ReasonInvalidDate, NICCode: "2144",
-				Description: "doc_date must be a date written dd/MM/yyyy"})
+			vs = append(vs, platform.FieldViolation{
+				Field: "doc_date", Reason: doc.ReasonInvalidDate, NICCode: "2144",
+				Description: "doc_date must be a date written dd/MM/yyyy",
+			})
 		} else {
 			k := (&doc.Invoice{SellerDtls: doc.SellerDtls{Gstin: gstin}, DocDtls: doc.DocDtls{Typ: docType, No: docNo, Dt: req.GetDocDate()}}).Key()
 			key = &k
@@ -164,8 +168,10 @@ func (s *Service) irpOf(irp string) (string, *platform.FieldViolation) {
 		return s.cfg.DefaultIRP, nil
 	}
 	if known := s.irp.IRPs(); !slices.Contains(known, irp) {
-		return "", &platform.FieldViolation{Field: "irp", Reason: doc.ReasonInvalidEnum,
-			Description: "irp " + irp + " is not an IRP irpgate is configured for (" + strings.Join(known, ", ") + "; see --irp-urls)"}
+		return "", &platform.FieldViolation{
+			Field: "irp", Reason: doc.ReasonInvalidEnum,
+			Description: "irp " + irp + " is not an IRP irpgate is configured for (" + strings.Join(known, ", ") + "; see --irp-urls)",
+		}
 	}
 	return irp, nil
 }

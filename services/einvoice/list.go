@@ -165,8 +165,10 @@ func checkList(req *einvoicev1.ListIrnsRequest, now time.Time) (*listQuery, erro
 		q.openSince = now.Add(-cancelWindow).In(irpclient.IST).Format(nicTime)
 	}
 	// The cancel window's start moves with the clock, so the token binds the flag, not it.
-	sum := sha256.Sum256([]byte(strings.Join(append([]string{q.gstin, q.from, q.to, q.buyer, q.docType,
-		strconv.FormatBool(req.GetCancellable())}, q.states...), "\x00")))
+	sum := sha256.Sum256([]byte(strings.Join(append([]string{
+		q.gstin, q.from, q.to, q.buyer, q.docType,
+		strconv.FormatBool(req.GetCancellable()),
+	}, q.states...), "\x00")))
 	q.filter = hex.EncodeToString(sum[:8])
 	if t := req.GetPageToken(); t != "" {
 		pt, ok := decodePageToken(t)

@@ -216,16 +216,20 @@ func TestListIrnsCancellable(t *testing.T) {
 func TestListIrnsRefusesBadRequests(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := t.Context()
-	_, err := e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{FromDate: "21/11/2026", ToDate: "2026-13-01", Status: "OPEN",
-		BuyerGstin: "27-AAAPI3182M", DocType: "BILL", PageSize: 5000, PageToken: "%%%"})
+	_, err := e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{
+		FromDate: "21/11/2026", ToDate: "2026-13-01", Status: "OPEN",
+		BuyerGstin: "27-AAAPI3182M", DocType: "BILL", PageSize: 5000, PageToken: "%%%",
+	})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 	_, vs := errorInfo(t, err)
 	var fields []string
 	for _, v := range vs {
 		fields = append(fields, v.GetField()+" "+v.GetReason())
 	}
-	require.Equal(t, []string{"gstin REQUIRED", "from_date INVALID_DATE", "to_date INVALID_DATE", "status INVALID_ENUM",
-		"buyer_gstin INVALID_FORMAT", "doc_type INVALID_ENUM", "page_size OUT_OF_RANGE", "page_token INVALID_FORMAT"}, fields)
+	require.Equal(t, []string{
+		"gstin REQUIRED", "from_date INVALID_DATE", "to_date INVALID_DATE", "status INVALID_ENUM",
+		"buyer_gstin INVALID_FORMAT", "doc_type INVALID_ENUM", "page_size OUT_OF_RANGE", "page_token INVALID_FORMAT",
+	}, fields)
 
 	_, err = e.client.ListIrns(ctx, &einvoicev1.ListIrnsRequest{Gstin: seller, FromDate: "2026-11-21", ToDate: "2026-11-20"})
 	_, vs = errorInfo(t, err)

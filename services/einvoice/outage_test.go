@@ -128,9 +128,11 @@ func TestStoreFailureKeepsTheDatabaseMessageToTheLog(t *testing.T) {
 			stmts := []string{`CREATE TRIGGER refuse BEFORE UPDATE ON einvoice_documents
 				BEGIN SELECT RAISE(ABORT, '` + dbMessage + `'); END`}
 			if db.Dialect() == store.Postgres {
-				stmts = []string{`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+				stmts = []string{
+					`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 					BEGIN RAISE EXCEPTION '` + dbMessage + `' USING ERRCODE = 'check_violation'; END $$`,
-					`CREATE TRIGGER refuse BEFORE UPDATE ON einvoice_documents FOR EACH ROW EXECUTE FUNCTION refuse()`}
+					`CREATE TRIGGER refuse BEFORE UPDATE ON einvoice_documents FOR EACH ROW EXECUTE FUNCTION refuse()`,
+				}
 			}
 			for _, q := range stmts {
 				_, err := db.ExecContext(t.Context(), q)

@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpgate/irpgate/internal/store"
 	doc "github.com/irpgate/irpgate/pkg/einvoice"
 	"github.com/irpgate/irpgate/pkg/irpclient"
-
-	"github.com/irpgate/irpgate/internal/store"
 )
 
 // Document states.
@@ -178,8 +177,10 @@ func (d *documents) write(ctx context.Context, k doc.DocKey, det *irpclient.IRND
 	r.setAnswer(det, state, lastError)
 	// The IRP almost always names the IRN the row already holds: then the IRN index is
 	// left alone. Otherwise (the IRP computed it differently) the row takes the IRP's.
-	args := []any{k.SellerGSTIN, k.FY, k.DocType, k.DocNo, r.IRN, r.State, r.AckNo, r.AckDt, r.SignedInvoice,
-		r.SignedQRCode, r.EwbNo, r.EwbDt, r.EwbValidTill, r.Remarks, r.InfoJSON, r.LastError, d.stamp()}
+	args := []any{
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, r.IRN, r.State, r.AckNo, r.AckDt, r.SignedInvoice,
+		r.SignedQRCode, r.EwbNo, r.EwbDt, r.EwbValidTill, r.Remarks, r.InfoJSON, r.LastError, d.stamp(),
+	}
 	res, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $6, ack_no = $7, ack_dt = $8,
 		signed_invoice = $9, signed_qr_code = $10, ewb_no = $11, ewb_dt = $12, ewb_valid_till = $13, remarks = $14,
 		info_json = $15, last_error = $16, updated_at = $17

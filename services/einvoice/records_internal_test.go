@@ -25,12 +25,16 @@ func TestWriteTakesTheIRPsIRN(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := doc.DocKey{SellerGSTIN: "29AAACP7879D1Z0", FY: "2026-27", DocType: "INV", DocNo: "W-" + tc.name}
-			existing, err := d.claimPending(ctx, &record{Key: k, DocDate: "21/11/2026", IRN: tc.computed, IRP: "NIC1",
-				BuyerGSTIN: "27AAAPI3182M002", TotInvVal: 210, BodySHA256: "x", RequestJSON: "{}", State: statePending})
+			existing, err := d.claimPending(ctx, &record{
+				Key: k, DocDate: "21/11/2026", IRN: tc.computed, IRP: "NIC1",
+				BuyerGSTIN: "27AAAPI3182M002", TotInvVal: 210, BodySHA256: "x", RequestJSON: "{}", State: statePending,
+			})
 			require.NoError(t, err)
 			require.Nil(t, existing)
-			require.NoError(t, d.complete(ctx, k, &irpclient.IRNDetails{Irn: tc.fromIRP, AckNo: 1, AckDt: "2026-11-21 10:00:00",
-				SignedInvoice: "si", SignedQRCode: "qr"}, stateActive))
+			require.NoError(t, d.complete(ctx, k, &irpclient.IRNDetails{
+				Irn: tc.fromIRP, AckNo: 1, AckDt: "2026-11-21 10:00:00",
+				SignedInvoice: "si", SignedQRCode: "qr",
+			}, stateActive))
 			got, err := d.byKey(ctx, d.db, k)
 			require.NoError(t, err)
 			require.Equal(t, tc.fromIRP, got.IRN)
@@ -61,9 +65,11 @@ func TestListUsesTheAckDateIndex(t *testing.T) {
 	d := newTestDocuments(t)
 	for name, q := range map[string]*listQuery{
 		"first page": {gstin: "29AAACP7879D1Z0", states: []string{stateActive, stateCancelled}, size: 100},
-		"every filter, a later page": {gstin: "29AAACP7879D1Z0", states: []string{stateActive}, size: 100,
+		"every filter, a later page": {
+			gstin: "29AAACP7879D1Z0", states: []string{stateActive}, size: 100,
 			from: "2026-11-01 00:00:00", to: "2026-11-21 23:59:59", buyer: "27AAAPI3182M002", docType: "INV",
-			openSince: "2026-11-20 10:00:00", after: &pageToken{AckDt: "2026-11-21 10:00:00", IRN: strings.Repeat("a", 64)}},
+			openSince: "2026-11-20 10:00:00", after: &pageToken{AckDt: "2026-11-21 10:00:00", IRN: strings.Repeat("a", 64)},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			query, args := listSQL(q)
@@ -91,15 +97,19 @@ func BenchmarkStoreRegistration(b *testing.B) {
 	ctx := b.Context()
 	d := newTestDocuments(b)
 	req := strings.Repeat("r", 1200)
-	det := &irpclient.IRNDetails{AckNo: 112010000002315, AckDt: "2026-11-21 10:00:00",
-		SignedInvoice: strings.Repeat("s", 3500), SignedQRCode: strings.Repeat("q", 1000)}
+	det := &irpclient.IRNDetails{
+		AckNo: 112010000002315, AckDt: "2026-11-21 10:00:00",
+		SignedInvoice: strings.Repeat("s", 3500), SignedQRCode: strings.Repeat("q", 1000),
+	}
 	i := 0
 	for b.Loop() {
 		i++
 		k := doc.DocKey{SellerGSTIN: "29AAACP7879D1Z0", FY: "2026-27", DocType: "INV", DocNo: fmt.Sprintf("B%d", i)}
 		irn := fmt.Sprintf("%064d", i)
-		r := &record{Key: k, DocDate: "21/11/2026", IRN: irn, IRP: "NIC1", BuyerGSTIN: "27AAAPI3182M002",
-			TotInvVal: 210, BodySHA256: irn, RequestJSON: req, State: statePending}
+		r := &record{
+			Key: k, DocDate: "21/11/2026", IRN: irn, IRP: "NIC1", BuyerGSTIN: "27AAAPI3182M002",
+			TotInvVal: 210, BodySHA256: irn, RequestJSON: req, State: statePending,
+		}
 		if _, err := d.claimPending(ctx, r); err != nil {
 			b.Fatal(err)
 		}

@@ -113,8 +113,10 @@ func invoiceMap(now time.Time, docNo string, n int) map[string]any {
 	}
 	items := make([]any, n)
 	for i := range items {
-		items[i] = map[string]any{"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 1, "Unit": "KGS",
-			"UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5, "IgstAmt": 5, "TotItemVal": 105}
+		items[i] = map[string]any{
+			"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 1, "Unit": "KGS",
+			"UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5, "IgstAmt": 5, "TotItemVal": 105,
+		}
 	}
 	return map[string]any{
 		"Version":    "1.1",
@@ -213,7 +215,8 @@ func TestIRNLifecycle(t *testing.T) {
 			require.Equal(t, d.GetAckNo(), byIRN.GetDetails().GetAckNo())
 			dd := inv["DocDtls"].(map[string]any)
 			byDoc, err := e.client.GetIrnByDocument(ctx, &einvoicev1.GetIrnByDocumentRequest{
-				Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string)})
+				Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string),
+			})
 			require.NoError(t, err)
 			require.Equal(t, d.GetIrn(), byDoc.GetDetails().GetIrn())
 			require.Equal(t, gets, e.sb.Stats().GetCalls)
@@ -257,7 +260,8 @@ func TestIRNLifecycle(t *testing.T) {
 			require.Equal(t, "SIGNED_INVOICE", swapped.GetKind())
 
 			_, err = e.client.VerifySignedDocument(ctx, &einvoicev1.VerifySignedDocumentRequest{
-				Token: d.GetSignedQrCode(), SignedInvoice: d.GetSignedInvoice()})
+				Token: d.GetSignedQrCode(), SignedInvoice: d.GetSignedInvoice(),
+			})
 			require.Equal(t, codes.InvalidArgument, status.Code(err))
 			_, vs := errorInfo(t, err)
 			require.Len(t, vs, 1)
@@ -496,7 +500,8 @@ func TestUnknownIRPIsRefusedAsAField(t *testing.T) {
 	check(t, err)
 	dd := inv["DocDtls"].(map[string]any)
 	_, err = e.client.GetIrnByDocument(t.Context(), &einvoicev1.GetIrnByDocumentRequest{
-		Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string), Irp: "NIC9"})
+		Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string), Irp: "NIC9",
+	})
 	check(t, err)
 	require.Zero(t, e.sb.Stats().Requests)
 

@@ -106,7 +106,8 @@ func TestSignedAnswerThatDoesNotVerifyIsStoredAndNeverSentAgain(t *testing.T) {
 			_, err := wrong.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: reg.Irn, Gstin: seller})
 			requireSignatureInvalid(t, err, reg)
 			_, err = wrong.GetIrnByDocument(ctx, &einvoicev1.GetIrnByDocumentRequest{
-				Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string)})
+				Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string),
+			})
 			requireSignatureInvalid(t, err, reg)
 			require.Equal(t, before, e.sb.Stats().Requests)
 		})

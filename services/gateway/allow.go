@@ -134,8 +134,10 @@ func queryViolations(method, path string, q url.Values) []fieldViolation {
 			if len(params) > 0 {
 				takes = "it takes " + strings.Join(slices.Sorted(maps.Keys(params)), ", ")
 			}
-			out = append(out, fieldViolation{key, "UNKNOWN_FIELD",
-				fmt.Sprintf("%s is not a query parameter of %s %s (%s)", key, method, template, takes)})
+			out = append(out, fieldViolation{
+				key, "UNKNOWN_FIELD",
+				fmt.Sprintf("%s is not a query parameter of %s %s (%s)", key, method, template, takes),
+			})
 			continue
 		}
 		vals := q[key]

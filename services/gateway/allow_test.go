@@ -37,17 +37,27 @@ func TestQueryViolations(t *testing.T) {
 		want           []fieldViolation
 	}{
 		{"GET", "/v1/einvoice/irn/" + irn + "?gstin=29AWGPV7107B1Z1&irp=NIC1", nil},
-		{"GET", "/v1/einvoice/irn/" + irn + "?gstn=29AWGPV7107B1Z1", []fieldViolation{{"gstn", "UNKNOWN_FIELD",
-			"gstn is not a query parameter of GET /v1/einvoice/irn/{irn} (it takes gstin, irp)"}}},
-		{"POST", "/v1/einvoice/irn?largeTaxpayer=maybe", []fieldViolation{{"largeTaxpayer", "INVALID_TYPE",
-			`largeTaxpayer must be true or false, not "maybe"`}}},
+		{"GET", "/v1/einvoice/irn/" + irn + "?gstn=29AWGPV7107B1Z1", []fieldViolation{{
+			"gstn", "UNKNOWN_FIELD",
+			"gstn is not a query parameter of GET /v1/einvoice/irn/{irn} (it takes gstin, irp)",
+		}}},
+		{"POST", "/v1/einvoice/irn?largeTaxpayer=maybe", []fieldViolation{{
+			"largeTaxpayer", "INVALID_TYPE",
+			`largeTaxpayer must be true or false, not "maybe"`,
+		}}},
 		{"POST", "/v1/einvoice/irn?large_taxpayer=true&irp=NIC2", nil},
-		{"GET", "/v1/einvoice/irn/" + irn + "/qr?size=big", []fieldViolation{{"size", "INVALID_TYPE",
-			`size must be a whole number (32-bit), not "big"`}}},
-		{"GET", "/v1/einvoice/irn/" + irn + "?irp=NIC1&irp=NIC2", []fieldViolation{{"irp", "INVALID_TYPE",
-			"irp is given 2 times; it takes one value"}}},
-		{"POST", "/v1/einvoice/irn/cancel?force=1", []fieldViolation{{"force", "UNKNOWN_FIELD",
-			"force is not a query parameter of POST /v1/einvoice/irn/cancel (it takes none)"}}},
+		{"GET", "/v1/einvoice/irn/" + irn + "/qr?size=big", []fieldViolation{{
+			"size", "INVALID_TYPE",
+			`size must be a whole number (32-bit), not "big"`,
+		}}},
+		{"GET", "/v1/einvoice/irn/" + irn + "?irp=NIC1&irp=NIC2", []fieldViolation{{
+			"irp", "INVALID_TYPE",
+			"irp is given 2 times; it takes one value",
+		}}},
+		{"POST", "/v1/einvoice/irn/cancel?force=1", []fieldViolation{{
+			"force", "UNKNOWN_FIELD",
+			"force is not a query parameter of POST /v1/einvoice/irn/cancel (it takes none)",
+		}}},
 		// "cancel" read as an IRN by GET: the get route's parameters.
 		{"GET", "/v1/einvoice/irn/cancel?gstin=29AWGPV7107B1Z1", nil},
 		{"GET", "/v1/einvoice/documents/29AWGPV7107B1Z1/INV/INV/2026-27/001?docDate=01/04/2026", nil},

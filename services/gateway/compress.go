@@ -56,8 +56,10 @@ func decompressBody(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	default:
 		writeEnvelope(w, r, http.StatusUnsupportedMediaType, "err-unsupported-content-encoding", "ClientRequest",
-			map[string]any{"detail": "Content-Encoding " + ce + " is not supported: send the body as is or with gzip",
-				"contentEncoding": ce, "supported": []string{"gzip", "identity"}})
+			map[string]any{
+				"detail":          "Content-Encoding " + ce + " is not supported: send the body as is or with gzip",
+				"contentEncoding": ce, "supported": []string{"gzip", "identity"},
+			})
 		return false
 	}
 }

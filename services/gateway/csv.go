@@ -24,8 +24,10 @@ const csvRoute = "/v1/einvoice/sellers/{gstin}/irns.csv"
 var csvPageSize int32 = 1000
 
 // csvHeader names the CSV's columns: IrnEntry's JSON names, in its field order.
-var csvHeader = []string{"Irn", "AckNo", "AckDt", "Status", "DocTyp", "DocNo", "DocDt", "BuyerGstin",
-	"TotInvVal", "CancelDate", "Irp", "EwbNo", "unverified", "cancelBy"}
+var csvHeader = []string{
+	"Irn", "AckNo", "AckDt", "Status", "DocTyp", "DocNo", "DocDt", "BuyerGstin",
+	"TotInvVal", "CancelDate", "Irp", "EwbNo", "unverified", "cancelBy",
+}
 
 // irnsCSV answers GET csvRoute: ListIrns's filters (not pageSize or pageToken), and every
 // matching registration as CSV, newest AckDt first, for a spreadsheet or GSTR-1
@@ -101,9 +103,11 @@ func irnsCSV(client einvoicev1.EInvoiceServiceClient) http.Handler {
 				_ = out.Write(csvHeader)
 			}
 			for _, e := range res.GetIrns() {
-				_ = out.Write([]string{e.GetIrn(), strconv.FormatInt(e.GetAckNo(), 10), e.GetAckDt(), e.GetStatus(),
+				_ = out.Write([]string{
+					e.GetIrn(), strconv.FormatInt(e.GetAckNo(), 10), e.GetAckDt(), e.GetStatus(),
 					e.GetDocTyp(), e.GetDocNo(), e.GetDocDt(), e.GetBuyerGstin(), strconv.FormatFloat(e.GetTotInvVal(), 'f', 2, 64),
-					e.GetCancelDate(), e.GetIrp(), formatEwbNo(e.GetEwbNo()), strconv.FormatBool(e.GetUnverified()), e.GetCancelBy()})
+					e.GetCancelDate(), e.GetIrp(), formatEwbNo(e.GetEwbNo()), strconv.FormatBool(e.GetUnverified()), e.GetCancelBy(),
+				})
 			}
 			out.Flush()
 			if out.Error() != nil || res.GetNextPageToken() == "" {

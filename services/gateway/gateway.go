@@ -167,8 +167,10 @@ func checkQuery(h http.Handler) http.Handler {
 		if f := r.Header.Get("X-Response-Format"); f != "" && !wantsV3(r) {
 			// A misspelt format would otherwise get the default shape, which the caller's
 			// parser then fails on far from the cause.
-			vs = append(vs, fieldViolation{"X-Response-Format", "INVALID_ENUM",
-				"X-Response-Format must be v3 (the v3 shape) or left out (the default shape), not " + strconv.Quote(f)})
+			vs = append(vs, fieldViolation{
+				"X-Response-Format", "INVALID_ENUM",
+				"X-Response-Format must be v3 (the v3 shape) or left out (the default shape), not " + strconv.Quote(f),
+			})
 			detail = "the X-Response-Format header is invalid"
 		}
 		if r.URL.RawQuery != "" {

@@ -250,8 +250,10 @@ type item = map[string]any
 func goodsItems(n int, igst bool) ([]item, map[string]any) {
 	items := make([]item, n)
 	for i := range items {
-		it := item{"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Steel bolts", "IsServc": "N", "HsnCd": "73181500", "Qty": 10, "Unit": "NOS",
-			"UnitPrice": 100, "TotAmt": 1000, "AssAmt": 1000, "GstRt": 18, "TotItemVal": 1180}
+		it := item{
+			"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Steel bolts", "IsServc": "N", "HsnCd": "73181500", "Qty": 10, "Unit": "NOS",
+			"UnitPrice": 100, "TotAmt": 1000, "AssAmt": 1000, "GstRt": 18, "TotItemVal": 1180,
+		}
 		if igst {
 			it["IgstAmt"] = 180
 		} else {

@@ -215,8 +215,10 @@ type Registration struct {
 }
 
 // operations are the names Faults.Only takes.
-var operations = []string{OpAuth, OpGenerate, OpCancel, OpGetByIRN, OpGetByDoc, OpGenerateEWB, OpGetEWB,
-	OpCancelEWB, OpGSTIN, OpSyncGSTIN, OpPing, OpEnablement, OpBuyerInvoice, OpSearch, OpVerify}
+var operations = []string{
+	OpAuth, OpGenerate, OpCancel, OpGetByIRN, OpGetByDoc, OpGenerateEWB, OpGetEWB,
+	OpCancelEWB, OpGSTIN, OpSyncGSTIN, OpPing, OpEnablement, OpBuyerInvoice, OpSearch, OpVerify,
+}
 
 // Validate reports every setting of f that cannot be applied, each naming its JSON field
 // and the rule: a typo in Only or a rate of 30 (meant as 30%) would otherwise inject no
@@ -224,21 +226,27 @@ var operations = []string{OpAuth, OpGenerate, OpCancel, OpGetByIRN, OpGetByDoc, 
 func (f Faults) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	for name, v := range map[string]float64{"error_rate": f.ErrorRate, "answer_lost_rate": f.AnswerLostRate,
-		"latency.slow_rate": f.Latency.SlowRate} {
+	for name, v := range map[string]float64{
+		"error_rate": f.ErrorRate, "answer_lost_rate": f.AnswerLostRate,
+		"latency.slow_rate": f.Latency.SlowRate,
+	} {
 		if v < 0 || v > 1 || math.IsNaN(v) {
 			bad("%s %v must be a probability from 0 to 1", name, v)
 		}
 	}
-	for name, v := range map[string]float64{"error_mix.http_5xx": f.ErrorMix.HTTP5xx, "error_mix.reset": f.ErrorMix.Reset,
+	for name, v := range map[string]float64{
+		"error_mix.http_5xx": f.ErrorMix.HTTP5xx, "error_mix.reset": f.ErrorMix.Reset,
 		"error_mix.timeout": f.ErrorMix.Timeout, "rate_limit": f.RateLimit,
-		"burst": float64(f.Burst), "retry_after_seconds": float64(f.RetryAfterSeconds)} {
+		"burst": float64(f.Burst), "retry_after_seconds": float64(f.RetryAfterSeconds),
+	} {
 		if v < 0 || math.IsNaN(v) {
 			bad("%s %v must not be negative", name, v)
 		}
 	}
-	for name, v := range map[string]time.Duration{"latency.base": f.Latency.Base, "latency.jitter": f.Latency.Jitter,
-		"latency.slow": f.Latency.Slow, "timeout_after": f.TimeoutAfter} {
+	for name, v := range map[string]time.Duration{
+		"latency.base": f.Latency.Base, "latency.jitter": f.Latency.Jitter,
+		"latency.slow": f.Latency.Slow, "timeout_after": f.TimeoutAfter,
+	} {
 		if v < 0 {
 			bad("%s %v must not be negative (durations are in nanoseconds)", name, v)
 		}

@@ -82,8 +82,10 @@ func TestServesTLS(t *testing.T) {
 	keys, err := sandbox.ProcessKeys()
 	require.NoError(t, err)
 	dir := t.TempDir()
-	tmpl := &x509.Certificate{SerialNumber: keys.Certificate.SerialNumber, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	tmpl := &x509.Certificate{
+		SerialNumber: keys.Certificate.SerialNumber, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &keys.Signing.PublicKey, keys.Signing)
 	require.NoError(t, err)
 	kder, _ := x509.MarshalPKCS8PrivateKey(keys.Signing)

@@ -238,16 +238,22 @@ func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 
 func TestFaultsValidate(t *testing.T) {
 	require.NoError(t, sandbox.Faults{}.Validate())
-	require.NoError(t, sandbox.Faults{ErrorRate: 1, AnswerLostRate: 0.3, ErrorMix: sandbox.ErrorMix{Reset: 2},
+	require.NoError(t, sandbox.Faults{
+		ErrorRate: 1, AnswerLostRate: 0.3, ErrorMix: sandbox.ErrorMix{Reset: 2},
 		Only: []string{sandbox.OpGenerate, sandbox.OpCancel}, Instances: []string{sandbox.NIC2}, RateLimit: 5,
-		Outages: []sandbox.Outage{{Instance: sandbox.NIC1, From: time.Unix(10, 0), To: time.Unix(20, 0)}}}.Validate())
+		Outages: []sandbox.Outage{{Instance: sandbox.NIC1, From: time.Unix(10, 0), To: time.Unix(20, 0)}},
+	}.Validate())
 
-	err := sandbox.Faults{ErrorRate: -0.1, AnswerLostRate: 1.5, ErrorMix: sandbox.ErrorMix{Timeout: -1}, Burst: -2,
+	err := sandbox.Faults{
+		ErrorRate: -0.1, AnswerLostRate: 1.5, ErrorMix: sandbox.ErrorMix{Timeout: -1}, Burst: -2,
 		TimeoutAfter: -time.Second, Only: []string{"generate", "gen"},
-		Outages: []sandbox.Outage{{Instance: "NIC9"}, {From: time.Unix(20, 0), To: time.Unix(10, 0)}}}.Validate()
+		Outages: []sandbox.Outage{{Instance: "NIC9"}, {From: time.Unix(20, 0), To: time.Unix(10, 0)}},
+	}.Validate()
 	require.Error(t, err)
-	for _, want := range []string{"error_rate -0.1", "answer_lost_rate 1.5", "error_mix.timeout -1", "burst -2",
-		"timeout_after -1s", `only[1] "gen"`, `outages[0].instance "NIC9"`, "outages[1]: to is before from"} {
+	for _, want := range []string{
+		"error_rate -0.1", "answer_lost_rate 1.5", "error_mix.timeout -1", "burst -2",
+		"timeout_after -1s", `only[1] "gen"`, `outages[0].instance "NIC9"`, "outages[1]: to is before from",
+	} {
 		require.Contains(t, err.Error(), want)
 	}
 	require.NotContains(t, err.Error(), "only[0]")

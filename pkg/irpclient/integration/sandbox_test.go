@@ -67,8 +67,10 @@ func invoice(t testing.TB, now time.Time, docNo string, n int) []byte {
 	}
 	items := make([]map[string]any, n)
 	for i := range items {
-		items[i] = map[string]any{"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 1, "Unit": "KGS",
-			"UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5, "IgstAmt": 5, "TotItemVal": 105}
+		items[i] = map[string]any{
+			"SlNo": fmt.Sprint(i + 1), "PrdDesc": "Wheat", "IsServc": "N", "HsnCd": "1001", "Qty": 1, "Unit": "KGS",
+			"UnitPrice": 100, "TotAmt": 100, "AssAmt": 100, "GstRt": 5, "IgstAmt": 5, "TotItemVal": 105,
+		}
 	}
 	doc := map[string]any{
 		"Version":    "1.1",
@@ -245,6 +247,7 @@ type staticSource struct {
 func (x *staticSource) Session(context.Context, string, string) (*irpclient.Session, error) {
 	return x.s, nil
 }
+
 func (x *staticSource) Refresh(ctx context.Context, stale *irpclient.Session) (*irpclient.Session, error) {
 	x.refresh.Add(1)
 	return x.inner.Refresh(ctx, stale)

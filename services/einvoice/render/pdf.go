@@ -253,8 +253,12 @@ func (p *printer) references(inv *doc.Invoice) {
 		}
 	}
 	if x := inv.ExpDtls; x != nil {
-		for _, kv := range [][2]string{{"Shipping Bill", joinNonEmpty(" dated ", x.ShipBNo, x.ShipBDt)},
-			{"Port", x.Port}, {"Country", x.CntCode}, {"Currency", x.ForCur}} {
+		for _, kv := range [][2]string{
+			{"Shipping Bill", joinNonEmpty(" dated ", x.ShipBNo, x.ShipBDt)},
+			{"Port", x.Port},
+			{"Country", x.CntCode},
+			{"Currency", x.ForCur},
+		} {
 			if kv[1] != "" {
 				fields = append(fields, kv)
 			}
@@ -292,10 +296,14 @@ func (p *printer) field(w float64, label, value string) {
 // ship-to addresses when the invoice has them.
 func (p *printer) parties(inv *doc.Invoice) {
 	s, b := inv.SellerDtls, inv.BuyerDtls
-	seller := []string{s.LglNm, s.TrdNm, "GSTIN: " + s.Gstin, s.Addr1, s.Addr2,
-		place(s.Loc, s.Pin, s.Stcd), contact(s.Ph, s.Em)}
-	buyer := []string{b.LglNm, b.TrdNm, "GSTIN: " + b.Gstin, b.Addr1, b.Addr2,
-		place(b.Loc, b.Pin, b.Stcd), "Place of Supply: " + b.Pos, contact(b.Ph, b.Em)}
+	seller := []string{
+		s.LglNm, s.TrdNm, "GSTIN: " + s.Gstin, s.Addr1, s.Addr2,
+		place(s.Loc, s.Pin, s.Stcd), contact(s.Ph, s.Em),
+	}
+	buyer := []string{
+		b.LglNm, b.TrdNm, "GSTIN: " + b.Gstin, b.Addr1, b.Addr2,
+		place(b.Loc, b.Pin, b.Stcd), "Place of Supply: " + b.Pos, contact(b.Ph, b.Em),
+	}
 	p.boxes("Supplier", seller, "Recipient", buyer)
 	var left, right []string
 	var lt, rt string
@@ -369,8 +377,16 @@ var itemCols = []struct {
 	w     float64
 	align string
 }{
-	{"Sl", 8, "C"}, {"Description", 50, "L"}, {"HSN", 15, "C"}, {"Qty", 15, "R"}, {"Unit", 11, "C"},
-	{"Unit Price", 19, "R"}, {"Taxable", 21, "R"}, {"GST %", 11, "R"}, {"Tax", 16, "R"}, {"Total", 20, "R"},
+	{"Sl", 8, "C"},
+	{"Description", 50, "L"},
+	{"HSN", 15, "C"},
+	{"Qty", 15, "R"},
+	{"Unit", 11, "C"},
+	{"Unit Price", 19, "R"},
+	{"Taxable", 21, "R"},
+	{"GST %", 11, "R"},
+	{"Tax", 16, "R"},
+	{"Total", 20, "R"},
 }
 
 // items prints the item table; its header repeats on every page it runs onto.
@@ -399,8 +415,10 @@ func (p *printer) items(items []doc.Item) {
 			head()
 		}
 		tax := it.IgstAmt + it.CgstAmt + it.SgstAmt + it.CesAmt + it.CesNonAdvlAmt + it.StateCesAmt + it.StateCesNonAdvlAmt
-		cells := []string{it.SlNo, "", it.HsnCd, qty(it.Qty), it.Unit, money(it.UnitPrice),
-			money(it.AssAmt), rate(it.GstRt), money(tax), money(it.TotItemVal)}
+		cells := []string{
+			it.SlNo, "", it.HsnCd, qty(it.Qty), it.Unit, money(it.UnitPrice),
+			money(it.AssAmt), rate(it.GstRt), money(tax), money(it.TotItemVal),
+		}
 		x, y := f.GetXY()
 		for i, c := range itemCols {
 			if i == 1 {
@@ -485,8 +503,15 @@ func (p *printer) payment(inv *doc.Invoice) {
 	if pay.CrDay != 0 {
 		days = strconv.Itoa(pay.CrDay)
 	}
-	for _, kv := range [][2]string{{"Payee", pay.Nm}, {"Account", pay.AccDet}, {"Mode", pay.Mode}, {"IFSC", pay.FinInsBr},
-		{"Terms", pay.PayTerm}, {"Credit Days", days}, {"Amount Due", due}} {
+	for _, kv := range [][2]string{
+		{"Payee", pay.Nm},
+		{"Account", pay.AccDet},
+		{"Mode", pay.Mode},
+		{"IFSC", pay.FinInsBr},
+		{"Terms", pay.PayTerm},
+		{"Credit Days", days},
+		{"Amount Due", due},
+	} {
 		if kv[1] != "" {
 			lines = append(lines, kv[0]+": "+kv[1])
 		}

@@ -224,9 +224,11 @@ func TestPDF_CreditNotePrintsWhatItAdjusts(t *testing.T) {
 	raw, err := render.PDF(inv, registration)
 	require.NoError(t, err)
 	page := pageTexts(t, raw)[0]
-	for _, want := range []string{"Credit Note", "Against Invoice:", "INV/2023/0042 dated 01/10/2023 (ref. GRN-77)",
+	for _, want := range []string{
+		"Credit Note", "Against Invoice:", "INV/2023/0042 dated 01/10/2023 (ref. GRN-77)",
 		"Purchase Order:", "PO-5531 dated 15/09/2023", "Remarks:", "Rate difference",
-		"IFSC: SBIN0011343", "Credit Days: 30", "Amount Due: 105.00"} {
+		"IFSC: SBIN0011343", "Credit Days: 30", "Amount Due: 105.00",
+	} {
 		assert.Contains(t, page, want)
 	}
 	assert.NotContains(t, page, "Tax Invoice")

@@ -13,8 +13,10 @@ func Credentials(users []sandbox.User) func(gstin, irp string) (irpclient.Creden
 	return func(gstin, irp string) (irpclient.Credentials, error) {
 		for _, u := range users {
 			if u.GSTIN == gstin {
-				return irpclient.Credentials{GSTIN: u.GSTIN, IRP: irp, ClientID: u.ClientID,
-					ClientSecret: u.ClientSecret, UserName: u.UserName, Password: u.Password}, nil
+				return irpclient.Credentials{
+					GSTIN: u.GSTIN, IRP: irp, ClientID: u.ClientID,
+					ClientSecret: u.ClientSecret, UserName: u.UserName, Password: u.Password,
+				}, nil
 			}
 		}
 		return irpclient.Credentials{}, fmt.Errorf("no sandbox user for %s", gstin)
