@@ -21,8 +21,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	k8sjson "sigs.k8s.io/json"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	"github.com/irpgate/irpgate/internal/platform"
@@ -485,4 +492,115 @@ func mustRead(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
+}
+
+// renderTyped builds an overlay and decodes each object into its Kubernetes API type as
+// the API server does with strict field validation (kubectl's default): an unknown or
+// duplicated field, or a value of the wrong type, fails here instead of at apply time.
+func renderTyped(t *testing.T, overlay string) []any {
+	t.Helper()
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("..", "..", "deploy", "k8s", "overlays", overlay))
+	require.NoError(t, err)
+	var objs []any
+	for _, r := range res.Resources() {
+		b, err := r.MarshalJSON()
+		require.NoError(t, err)
+		var obj any
+		switch kind := r.GetKind(); kind {
+		case "Deployment":
+			obj = &appsv1.Deployment{}
+		case "Service":
+			obj = &corev1.Service{}
+		case "ServiceAccount":
+			obj = &corev1.ServiceAccount{}
+		case "ConfigMap":
+			obj = &corev1.ConfigMap{}
+		case "PersistentVolumeClaim":
+			obj = &corev1.PersistentVolumeClaim{}
+		case "PodDisruptionBudget":
+			obj = &policyv1.PodDisruptionBudget{}
+		case "HorizontalPodAutoscaler":
+			obj = &autoscalingv2.HorizontalPodAutoscaler{}
+		default:
+			t.Fatalf("%s/%s: kind %s has no type in this test; add it", overlay, r.GetName(), kind)
+		}
+		strict, err := k8sjson.UnmarshalStrict(b, obj)
+		require.NoError(t, err, "%s/%s", r.GetKind(), r.GetName())
+		require.Empty(t, strict, "%s/%s: the API server would refuse these fields", r.GetKind(), r.GetName())
+		objs = append(objs, obj)
+	}
+	return objs
+}
+
+// How the roles roll out and scale: every stateless role (auth, einvoice, gateway) is
+// scaled by an autoscaler from two replicas, never drops below one in a disruption or
+// below its count during a rollout, runs as its own service account without an API
+// token, non-root on a read-only root filesystem with no capabilities, and declares its
+// resources.
+func TestKubernetesRollout(t *testing.T) {
+	for _, overlay := range []string{"sandbox", "nic-sandbox"} {
+		t.Run(overlay, func(t *testing.T) {
+			objs := renderTyped(t, overlay)
+			deps := map[string]*appsv1.Deployment{}
+			hpas := map[string]*autoscalingv2.HorizontalPodAutoscaler{}
+			pdbs := map[string]*policyv1.PodDisruptionBudget{}
+			sas := map[string]*corev1.ServiceAccount{}
+			for _, o := range objs {
+				switch o := o.(type) {
+				case *appsv1.Deployment:
+					deps[o.Name] = o
+				case *autoscalingv2.HorizontalPodAutoscaler:
+					hpas[o.Spec.ScaleTargetRef.Name] = o
+				case *policyv1.PodDisruptionBudget:
+					pdbs[o.Name] = o
+				case *corev1.ServiceAccount:
+					sas[o.Name] = o
+				}
+			}
+			for _, name := range []string{"irpgate-auth", "irpgate-einvoice", "irpgate-gateway"} {
+				d := deps[name]
+				require.NotNil(t, d, name)
+				require.Nil(t, d.Spec.Replicas, "%s: replicas set beside an autoscaler; every apply would reset the count", name)
+				hpa := hpas[name]
+				require.NotNil(t, hpa, "%s: no HorizontalPodAutoscaler", name)
+				require.Equal(t, "Deployment", hpa.Spec.ScaleTargetRef.Kind, name)
+				require.NotNil(t, hpa.Spec.MinReplicas, name)
+				require.GreaterOrEqual(t, *hpa.Spec.MinReplicas, int32(2), "%s: minReplicas", name)
+				require.Greater(t, hpa.Spec.MaxReplicas, *hpa.Spec.MinReplicas, name)
+
+				require.Equal(t, appsv1.RollingUpdateDeploymentStrategyType, d.Spec.Strategy.Type, name)
+				ru := d.Spec.Strategy.RollingUpdate
+				require.NotNil(t, ru, name)
+				require.Equal(t, 0, ru.MaxUnavailable.IntValue(), "%s: maxUnavailable", name)
+				require.Positive(t, d.Spec.MinReadySeconds, "%s: minReadySeconds", name)
+
+				pdb := pdbs[name]
+				require.NotNil(t, pdb, "%s: no PodDisruptionBudget", name)
+				sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+				require.NoError(t, err)
+				require.True(t, sel.Matches(labels.Set(d.Spec.Template.Labels)), "%s: the PodDisruptionBudget selects other pods", name)
+
+				pod := d.Spec.Template.Spec
+				require.NotNil(t, sas[pod.ServiceAccountName], "%s: service account %q is not in the overlay", name, pod.ServiceAccountName)
+				require.NotEqual(t, "default", pod.ServiceAccountName, name)
+				require.NotNil(t, pod.AutomountServiceAccountToken, name)
+				require.False(t, *pod.AutomountServiceAccountToken, "%s: an API token is mounted", name)
+			}
+			for name, d := range deps {
+				pod := d.Spec.Template.Spec
+				require.NotNil(t, pod.SecurityContext.RunAsNonRoot, name)
+				require.True(t, *pod.SecurityContext.RunAsNonRoot, name)
+				for _, c := range pod.Containers {
+					sc := c.SecurityContext
+					require.NotNil(t, sc, name)
+					require.True(t, sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem, "%s: root filesystem writable", name)
+					require.True(t, sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation, "%s: privilege escalation", name)
+					require.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop, name)
+					require.False(t, c.Resources.Requests.Cpu().IsZero(), "%s: no CPU request", name)
+					require.False(t, c.Resources.Requests.Memory().IsZero(), "%s: no memory request", name)
+					require.False(t, c.Resources.Limits.Memory().IsZero(), "%s: no memory limit", name)
+				}
+			}
+		})
+	}
 }
