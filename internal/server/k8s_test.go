@@ -27,9 +27,9 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	k8sjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	k8sjson "sigs.k8s.io/json"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	"github.com/irpgate/irpgate/internal/platform"
