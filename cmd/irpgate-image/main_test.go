@@ -1,0 +1,126 @@
+package main
+
+import (
+	"archive/tar"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/stretchr/testify/require"
+
+	"github.com/irpgate/irpgate/internal/image"
+)
+
+// The command packages irpgate and writes a tarball that loads back as the
+// tagged image; the binary unpacked from it runs `serve` as the image's entrypoint and
+// environment say, and answers /healthz.
+func TestImageRunsIrpgate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644))
+	// The binary is built as the tests' packages were (run's own build adds -trimpath,
+	// which would compile every package again).
+	bin := filepath.Join(t.TempDir(), "irpgate")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/irpgate/irpgate/cmd/irpgate")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	b, err := build.CombinedOutput()
+	require.NoError(t, err, string(b))
+	out := filepath.Join(t.TempDir(), "irpgate.tar")
+	require.NoError(t, run([]string{"-binary", bin, "-o", out, "-tag", "registry.example/irpgate:test", "-ca-bundle", ca}))
+
+	tag, err := name.NewTag("registry.example/irpgate:test")
+	require.NoError(t, err)
+	img, err := tarball.ImageFromPath(out, &tag)
+	require.NoError(t, err)
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	require.Equal(t, "linux", cf.OS)
+	require.Equal(t, []string{image.BinaryPath}, cf.Config.Entrypoint)
+	require.Equal(t, []string{"serve"}, cf.Config.Cmd)
+	require.Equal(t, "65532:65532", cf.Config.User, "deploy/k8s runs as 65532")
+	require.Contains(t, cf.Config.ExposedPorts, "8080/tcp")
+
+	// Unpack the image's file system, checking owners and modes on the way.
+	root := t.TempDir()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	seen := map[string]*tar.Header{}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		seen["/"+strings.TrimSuffix(h.Name, "/")] = h
+		p := filepath.Join(root, filepath.FromSlash(h.Name))
+		if h.Typeflag == tar.TypeDir {
+			require.NoError(t, os.MkdirAll(p, 0o755))
+			continue
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, os.FileMode(h.Mode).Perm())
+		require.NoError(t, err)
+		_, err = io.Copy(f, tr)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	require.Equal(t, int64(0o755), seen[image.BinaryPath].Mode, "binary mode")
+	require.Equal(t, image.UID, seen[image.DataDir].Uid, "the data directory belongs to the user the image runs as")
+	require.Contains(t, seen, image.CABundlePath)
+	require.Contains(t, seen, "/etc/passwd")
+
+	// Run it as the image does: its entrypoint and cmd, its environment (paths moved
+	// under the unpacked root), loopback listeners.
+	env := []string{}
+	for _, e := range cf.Config.Env {
+		k, v, _ := strings.Cut(e, "=")
+		if strings.HasPrefix(v, "/") {
+			v = filepath.Join(root, v)
+		}
+		env = append(env, k+"="+v)
+	}
+	httpAddr := freeAddr(t)
+	args := append(cf.Config.Cmd[1:], "--http-addr="+httpAddr, "--grpc-addr="+freeAddr(t), "--sandbox-addr="+freeAddr(t))
+	cmd := exec.CommandContext(t.Context(), filepath.Join(root, cf.Config.Entrypoint[0]), append([]string{cf.Config.Cmd[0]}, args...)...)
+	cmd.Env = env
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool {
+		res, err := http.Get("http://" + httpAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, 60*time.Second, 20*time.Millisecond, "the image's irpgate never became healthy: %s", &logs)
+	entries, err := os.ReadDir(filepath.Join(root, image.DataDir))
+	require.NoError(t, err)
+	require.NotEmpty(t, entries, "irpgate keeps its database and keys in the image's data directory")
+}
+
+func TestFlagsAreChecked(t *testing.T) {
+	require.ErrorContains(t, run([]string{"-tag", "Not A Tag!"}), "-tag")
+	require.ErrorContains(t, run([]string{"-binary", filepath.Join(t.TempDir(), "none"), "-o", filepath.Join(t.TempDir(), "x.tar")}), "image: binary:")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
