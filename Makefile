@@ -2,7 +2,7 @@
 SHELL := bash
 BUF := $(shell ./scripts/tools.sh)/buf
 
-.PHONY: help run test gen gen-check lint vet bench ci
+.PHONY: help run test gen gen-check lint vet bench ci image
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,8 +25,14 @@ gen-check: gen ## fail if gen/ or proto formatting drifted from what is committe
 vet: ## go vet
 	go vet ./...
 
+lint: ## golangci-lint (pinned in tools/lint/go.mod; .golangci.yaml)
+	go tool -modfile=tools/lint/go.mod golangci-lint run ./...
+
 bench: ## run the benchmarks and write docs/benchmarks.md
 	./scripts/bench.sh
+
+image: ## the container image as irpgate.tar (no container runtime needed)
+	go run ./cmd/irpgate-image -o irpgate.tar
 
 ci: ## what CI runs
 	bash .ci/run

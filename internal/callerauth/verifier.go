@@ -43,8 +43,8 @@ func (f KeySourceFunc) PublicKey(ctx context.Context, kid string) (crypto.Public
 
 // Methods of the auth service reachable without a token.
 const (
-	MethodIssueToken    = "/irpgate.auth.v1.AuthService/IssueToken"
-	MethodGetTokenKeys  = "/irpgate.auth.v1.AuthService/GetTokenKeys"
+	MethodIssueToken    = "/irpgate.auth.v1.AuthService/IssueToken"   //nolint:gosec // G101: a gRPC method name, not a credential
+	MethodGetTokenKeys  = "/irpgate.auth.v1.AuthService/GetTokenKeys" //nolint:gosec // G101: a gRPC method name, not a credential
 	authorizationHeader = "authorization"
 )
 

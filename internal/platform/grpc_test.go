@@ -2,11 +2,13 @@ package platform_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -48,11 +50,26 @@ func TestDialOptionsSpreadCallsOverEveryAddress(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	hc := healthpb.NewHealthClient(conn)
-	for range 20 {
+	call := func() bool {
 		_, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
 		require.NoError(t, err)
+		return calls[0].Load() > 0 && calls[1].Load() > 0
 	}
-	require.Equal(t, int64(20), calls[0].Load()+calls[1].Load())
-	require.Positive(t, calls[0].Load(), "replica 1 got no calls")
-	require.Positive(t, calls[1].Load(), "replica 2 got no calls")
+	// round_robin uses a replica once its connection is up; the second may come up a few
+	// calls after the first. With pick_first (no service config) it never gets a call.
+	require.Eventually(t, call, 10*time.Second, time.Millisecond, "a replica got no calls: %v", lazy(func() string {
+		return fmt.Sprintf("%d and %d", calls[0].Load(), calls[1].Load())
+	}))
+	// Once both are up, calls alternate between them.
+	before := [2]int64{calls[0].Load(), calls[1].Load()}
+	for range 20 {
+		call()
+	}
+	require.Equal(t, int64(10), calls[0].Load()-before[0], "replica 1's share of 20 calls")
+	require.Equal(t, int64(10), calls[1].Load()-before[1], "replica 2's share of 20 calls")
 }
+
+// lazy is a failure message computed when it is printed, after the wait.
+type lazy func() string
+
+func (l lazy) String() string { return l() }

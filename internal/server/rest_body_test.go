@@ -44,9 +44,16 @@ func gzipped(t *testing.T, b []byte) []byte {
 	return buf.Bytes()
 }
 
+// wireAnswer is what rawPost keeps of an answer besides its body, which it has read and closed.
+type wireAnswer struct {
+	StatusCode    int
+	Header        http.Header
+	ContentLength int64
+}
+
 // rawPost posts body with the given headers and returns the answer as it came over the wire
 // (the client neither asks for compression nor undoes it).
-func (e *e2e) rawPost(t *testing.T, path string, body []byte, hdr map[string]string) (*http.Response, []byte) {
+func (e *e2e) rawPost(t *testing.T, path string, body []byte, hdr map[string]string) (wireAnswer, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.base+path, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -60,7 +67,7 @@ func (e *e2e) rawPost(t *testing.T, path string, body []byte, hdr map[string]str
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
-	return res, raw
+	return wireAnswer{StatusCode: res.StatusCode, Header: res.Header, ContentLength: res.ContentLength}, raw
 }
 
 // REST callers may send the NIC JSON gzip-compressed and get large answers compressed; the

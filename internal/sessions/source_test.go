@@ -74,16 +74,29 @@ func TestAuthSource(t *testing.T) {
 		f, conn := start(t, clock)
 		src := sessions.NewAuthSource(conn, staticCreds("Bearer svc"), sessions.WithClock(clock))
 		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		tokens := make(chan string, 100)
 		for range 100 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				s, err := src.Session(t.Context(), "29AAACP7879D1Z0", "NIC1")
-				require.NoError(t, err)
-				require.Equal(t, "get-1", s.AuthToken)
+				if err != nil {
+					errs <- err
+					return
+				}
+				tokens <- s.AuthToken
 			}()
 		}
 		wg.Wait()
+		close(errs)
+		close(tokens)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		for tok := range tokens {
+			require.Equal(t, "get-1", tok)
+		}
 		require.EqualValues(t, 1, f.gets.Load())
 		require.Equal(t, []string{"Bearer svc"}, f.auth.Load())
 
@@ -98,16 +111,29 @@ func TestAuthSource(t *testing.T) {
 		stale, err := src.Session(t.Context(), "29AAACP7879D1Z0", "NIC1")
 		require.NoError(t, err)
 		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		tokens := make(chan string, 50)
 		for range 50 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				s, err := src.Refresh(t.Context(), stale)
-				require.NoError(t, err)
-				require.Equal(t, "refresh-1", s.AuthToken)
+				if err != nil {
+					errs <- err
+					return
+				}
+				tokens <- s.AuthToken
 			}()
 		}
 		wg.Wait()
+		close(errs)
+		close(tokens)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		for tok := range tokens {
+			require.Equal(t, "refresh-1", tok)
+		}
 		require.EqualValues(t, 1, f.refresh.Load())
 	})
 	t.Run("the service token replaces a forwarded caller token", func(t *testing.T) {

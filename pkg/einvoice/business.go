@@ -511,8 +511,8 @@ func (b *biz) ewayBill() {
 	}
 	if b.isExport() {
 		sh := inv.ShipDtls
-		switch {
-		case sh == nil:
+		switch sh {
+		case nil:
 			b.add("ShipDtls", ReasonEwayBill, "4031", "is required for an export e-way bill: give the Indian port of export as ship-to")
 		default:
 			if NormalizeStateCode(sh.Stcd) == "96" {

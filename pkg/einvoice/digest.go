@@ -82,7 +82,7 @@ func (d *digester) walk(ss *structSpec, base unsafe.Pointer) {
 			}
 			d.put(tagNumber, math.Float64bits(f))
 		case kInt:
-			d.put(tagInt, uint64(*(*int)(ptr)))
+			d.put(tagInt, uint64(*(*int)(ptr))) //nolint:gosec // G115: the int's two's-complement bits are hashed, negative values included; the conversion is a bijection, not arithmetic
 		case kObj:
 			d.put(tagObject, 0)
 			d.walk(fs.sub, ptr)
@@ -96,7 +96,7 @@ func (d *digester) walk(ss *structSpec, base unsafe.Pointer) {
 			d.walk(fs.sub, q)
 		case kSlice:
 			sh := (*sliceHeader)(ptr)
-			d.put(tagArray, uint64(sh.len))
+			d.put(tagArray, uint64(sh.len)) //nolint:gosec // G115: a slice length is never negative
 			size := fs.typ.Elem().Size()
 			for j := 0; j < sh.len; j++ {
 				d.walk(fs.sub, unsafe.Add(sh.data, uintptr(j)*size))

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -167,14 +166,6 @@ func NormalizeStateCode(s string) string {
 		}
 	}
 	return ""
-}
-
-func stateNum(s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

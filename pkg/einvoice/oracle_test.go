@@ -156,7 +156,7 @@ func oracleLocations(t testing.TB, data []byte) []string {
 		return nil
 	}
 	var ve *jsonschema.ValidationError
-	require.True(t, errors.As(err, &ve))
+	require.ErrorAs(t, err, &ve)
 	var locs []string
 	var leaves func(e *jsonschema.ValidationError)
 	leaves = func(e *jsonschema.ValidationError) {
@@ -202,7 +202,7 @@ func agree(t testing.TB, raw []byte) {
 	require.NoError(t, d.Decode(&v))
 	v, ok := canonical(v)
 	if !ok {
-		Check(raw, testOpts) // must still not panic
+		_, _ = Check(raw, testOpts) // must still not panic; whatever it answers is not compared
 		return
 	}
 	data, err := json.Marshal(v)

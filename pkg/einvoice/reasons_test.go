@@ -34,7 +34,7 @@ func TestEveryReasonIsDocumented(t *testing.T) {
 				require.True(t, ok, "%s is not a string literal", name.Name)
 				reason, err := strconv.Unquote(lit.Value)
 				require.NoError(t, err)
-				require.True(t, strings.Contains(string(doc), "`"+reason+"`"), "docs/errors.md does not list %s (%s)", reason, name.Name)
+				require.Contains(t, string(doc), "`"+reason+"`", "docs/errors.md does not list %s (%s)", reason, name.Name)
 				n++
 			}
 		}

@@ -2,7 +2,6 @@ package einvoice
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -44,7 +43,7 @@ func violations(t *testing.T, m jmap, opts Options) []Violation {
 		return nil
 	}
 	var ve *ValidationError
-	require.True(t, errors.As(err, &ve), "%v", err)
+	require.ErrorAs(t, err, &ve, "%v", err)
 	return ve.Violations
 }
 
@@ -261,7 +260,7 @@ func TestDuplicateFieldsRefused(t *testing.T) {
 			require.NotEqual(t, doc, in)
 			_, err := Check([]byte(in), testOpts)
 			var ve *ValidationError
-			require.True(t, errors.As(err, &ve), "%v", err)
+			require.ErrorAs(t, err, &ve, "%v", err)
 			require.Len(t, ve.Violations, 1, "%+v", ve.Violations)
 			v := ve.Violations[0]
 			require.Equal(t, c.field, v.Field)
@@ -273,7 +272,7 @@ func TestDuplicateFieldsRefused(t *testing.T) {
 	in := strings.Replace(doc, `"Version": "1.1"`, `"Version": "1.1", "Foo": 1, "Foo": 2`, 1)
 	_, err = Check([]byte(in), testOpts)
 	var ve *ValidationError
-	require.True(t, errors.As(err, &ve))
+	require.ErrorAs(t, err, &ve)
 	for _, v := range ve.Violations {
 		require.Equal(t, ReasonUnknownField, v.Reason)
 	}
@@ -297,7 +296,7 @@ func TestInvalidJSON(t *testing.T) {
 	for _, in := range []string{``, `{`, `{"Version":"1.1",}`, `[1]`, `{"Version":"1.1"} x`, `{"Version":01}`} {
 		_, err := Check([]byte(in), testOpts)
 		var ve *ValidationError
-		require.True(t, errors.As(err, &ve), "%q", in)
+		require.ErrorAs(t, err, &ve, "%q", in)
 	}
 }
 

@@ -30,7 +30,7 @@ func (c *Client) Authenticate(ctx context.Context, cr Credentials, forceRefresh 
 	if err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(struct {
+	payload, err := json.Marshal(struct { //nolint:gosec // G117: the NIC auth payload carries the password by protocol; it is RSA-encrypted with the IRP's public key below, never sent or logged in the clear
 		UserName                string
 		Password                string
 		AppKey                  string
@@ -72,7 +72,7 @@ func (c *Client) Authenticate(ctx context.Context, cr Credentials, forceRefresh 
 	}
 	sek, err := irpcrypto.DecryptB64(appKey, string(out.Sek))
 	if err != nil {
-		return nil, c.unreadable(r, resp, errors.New("Sek does not decrypt with the AppKey"))
+		return nil, c.unreadable(r, resp, errors.New("the Sek in the auth answer does not decrypt with the AppKey"))
 	}
 	if len(sek) != irpcrypto.KeySize {
 		return nil, c.unreadable(r, resp, fmt.Errorf("SEK is %d bytes, want %d", len(sek), irpcrypto.KeySize))

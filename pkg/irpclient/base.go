@@ -315,10 +315,13 @@ func decodeResponse(r *request, status int, raw []byte) (*response, error) {
 			resp.data = env.Data
 		}
 		return resp, nil
+	default:
+		// kindCore and kindEWBSystem: Data is an encrypted string, decrypted below
+		// (kindRaw answers have no envelope and were returned above).
 	}
 	data, ok := jsonString(env.Data)
 	if !ok {
-		return nil, unreadable(errors.New("Data is not a string"))
+		return nil, unreadable(errors.New("the answer's Data is not a string"))
 	}
 	key := r.session.SEK
 	if r.kind == kindEWBSystem && env.Rek != "" {

@@ -38,7 +38,7 @@ func EncryptECB(key, plaintext []byte) ([]byte, error) {
 	out := make([]byte, len(plaintext)+pad)
 	copy(out, plaintext)
 	for i := len(plaintext); i < len(out); i++ {
-		out[i] = byte(pad)
+		out[i] = byte(pad) //nolint:gosec // G115: pad is 1..bs, and bs is the AES block size, 16
 	}
 	for i := 0; i < len(out); i += bs {
 		block.Encrypt(out[i:i+bs], out[i:i+bs])
@@ -61,7 +61,7 @@ func DecryptECB(key, ciphertext []byte) ([]byte, error) {
 		block.Decrypt(out[i:i+bs], ciphertext[i:i+bs])
 	}
 	pad := int(out[len(out)-1])
-	if pad == 0 || pad > bs || !bytes.Equal(out[len(out)-pad:], bytes.Repeat([]byte{byte(pad)}, pad)) {
+	if pad == 0 || pad > bs || !bytes.Equal(out[len(out)-pad:], bytes.Repeat([]byte{byte(pad)}, pad)) { //nolint:gosec // G115: pad came from a byte and is 1..16 here (checked first)
 		return nil, ErrBadPadding
 	}
 	return out[:len(out)-pad], nil

@@ -119,7 +119,7 @@ func (v *Verifier) Verify(token string) (*Signed, error) {
 		return keys, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSignature, err)
+		return nil, fmt.Errorf("%w: %w", ErrSignature, err)
 	}
 	if claims.Data == nil {
 		return nil, errors.New("irpcrypto: JWS has no string data claim")

@@ -15,7 +15,7 @@ import (
 // the IRP's public key, and the ciphertext is base64-encoded again.
 func EncryptAuthPayload(pub *rsa.PublicKey, jsonPayload []byte) (string, error) {
 	inner := base64.StdEncoding.EncodeToString(jsonPayload)
-	ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, []byte(inner))
+	ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, []byte(inner)) //nolint:staticcheck // SA1019: the NIC IRP auth protocol mandates RSA/ECB/PKCS1Padding for the AppKey and password; the IRP decrypts nothing else
 	if err != nil {
 		return "", fmt.Errorf("irpcrypto: rsa encrypt auth payload (%d bytes of base64; RSA-2048 takes at most 245): %w", len(inner), err)
 	}

@@ -79,7 +79,7 @@ func (s *Service) insertAPIKey(ctx context.Context, q store.Querier, k apiKey, h
 	return err
 }
 
-const apiKeyColumns = `key_id, tenant, gstins, pans, admin, created_ms, revoked_ms`
+const apiKeyColumns = `key_id, tenant, gstins, pans, admin, created_ms, revoked_ms` //nolint:gosec // G101: a SQL column list, not a credential (key_hash is not among them)
 
 type scanner interface{ Scan(dest ...any) error }
 

@@ -123,12 +123,6 @@ func (kr *keyring) newest() string {
 	return kr.order[len(kr.order)-1]
 }
 
-func (kr *keyring) activeID() string {
-	kr.mu.RLock()
-	defer kr.mu.RUnlock()
-	return kr.active
-}
-
 func (kr *keyring) setActive(id string) error {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()

@@ -299,16 +299,29 @@ func TestAuthSource_ServesIRPCallsThroughAuth(t *testing.T) {
 	require.NoError(t, err)
 	incoming := metadata.NewIncomingContext(t.Context(), metadata.Pairs("authorization", "Bearer "+h.token(t, key.GetApiKey())))
 	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	gstins := make(chan string, 20)
 	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			d, err := irp.GetGSTIN(incoming, users[0].GSTIN, users[1].GSTIN)
-			require.NoError(t, err)
-			require.Equal(t, users[1].GSTIN, d.Gstin)
+			if err != nil {
+				errs <- err
+				return
+			}
+			gstins <- d.Gstin
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	close(gstins)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for g := range gstins {
+		require.Equal(t, users[1].GSTIN, g)
+	}
 	require.EqualValues(t, 1, h.authCalls(users[0].GSTIN))
 
 	s, err := src.Session(t.Context(), users[0].GSTIN, irpclient.Sandbox)

@@ -12,7 +12,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
 
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
@@ -72,7 +71,6 @@ type Service struct {
 	revoked    *revocations
 
 	sessions *sessionManager
-	keyGroup singleflight.Group
 }
 
 // New opens the vault: it runs the auth migrations, loads (or creates) the

@@ -128,6 +128,7 @@ func (m *sessionManager) obtain(ctx context.Context, gstin, irp, stale string) (
 		attribute.Bool("irpgate.session.stale", stale != "")))
 	defer func() {
 		if err != nil {
+			span.RecordError(err)
 			span.SetStatus(codes.Error, "session not obtained")
 		}
 		span.End()

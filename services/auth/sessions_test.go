@@ -37,6 +37,7 @@ func TestGetSession_AuthenticatesOncePerGSTIN(t *testing.T) {
 				var wg sync.WaitGroup
 				errs := make(chan error, tc.calls)
 				tokens := make([]string, tc.calls)
+				seks := make([][]byte, tc.calls)
 				for i := range tc.calls {
 					wg.Add(1)
 					go func() {
@@ -47,7 +48,7 @@ func TestGetSession_AuthenticatesOncePerGSTIN(t *testing.T) {
 							errs <- err
 							return
 						}
-						require.Len(t, resp.GetSession().GetSek(), 32)
+						seks[i] = resp.GetSession().GetSek()
 						tokens[i] = resp.GetSession().GetAuthToken()
 					}()
 				}
@@ -55,6 +56,9 @@ func TestGetSession_AuthenticatesOncePerGSTIN(t *testing.T) {
 				close(errs)
 				for err := range errs {
 					require.NoError(t, err)
+				}
+				for _, sek := range seks {
+					require.Len(t, sek, 32)
 				}
 				for _, u := range users {
 					require.EqualValues(t, 1, h.authCalls(u.GSTIN), "authenticate calls for %s", u.GSTIN)

@@ -132,6 +132,7 @@ func (s *Service) RegisterCredential(ctx context.Context, req *authv1.RegisterCr
 	return &authv1.RegisterCredentialResponse{Credential: info}, nil
 }
 
+//nolint:gosec // G101: a SQL query naming columns, not a credential (the secrets are not selected)
 const credInfoQuery = `SELECT c.gstin, c.irp, c.client_id, c.username, c.created_ms, c.updated_ms, COALESCE(s.expire_ms, 0)
 	FROM auth_credentials c LEFT JOIN auth_sessions s ON s.gstin = c.gstin AND s.irp = c.irp`
 

@@ -126,6 +126,8 @@ func (s *Service) tookNoEffect(ctx context.Context, k doc.DocKey, err error) boo
 	switch platform.ReasonOf(err) {
 	case errorsv1.ErrorReason_ERROR_REASON_DOCUMENT_CANCELLED, errorsv1.ErrorReason_ERROR_REASON_DUPLICATE_CONFLICT:
 		return true
+	default:
+		// Any other failure: the document's row says whether the IRP was reached.
 	}
 	r, rerr := s.docs.byKey(ctx, s.cfg.DB, k)
 	return rerr == nil && r.State == stateFailed

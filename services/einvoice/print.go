@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -34,8 +35,16 @@ func (s *Service) GetQrImage(ctx context.Context, req *einvoicev1.GetQrImageRequ
 	}
 	_, span := s.tracer.Start(ctx, "einvoice.render_qr")
 	img, err := render.QRPNG(det.GetSignedQrCode(), int(req.GetSize()))
+	var se *render.SizeError
+	badSize := errors.As(err, &se)
+	if err != nil && !badSize {
+		// A size the code cannot be drawn at is the caller's mistake, not the span's
+		// failure (as an invalid document does not fail einvoice.validate).
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "QR code not drawn")
+	}
 	span.End()
-	if se := (*render.SizeError)(nil); errors.As(err, &se) {
+	if badSize {
 		return nil, invalidRequest("size", doc.ReasonOutOfRange, fmt.Sprintf("size must be at least %d pixels for this QR code (one pixel per module), or 0 for %d", se.Min, render.DefaultQRSize))
 	}
 	if err != nil {
@@ -84,6 +93,10 @@ func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoiceP
 	_, span := s.tracer.Start(ctx, "einvoice.render_pdf", trace.WithAttributes(attribute.Int("einvoice.items", len(inv.ItemList))))
 	pdf, err := render.PDF(&inv, reg)
 	span.SetAttributes(attribute.Int("einvoice.pdf_bytes", len(pdf)))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "PDF not written")
+	}
 	span.End()
 	if err != nil {
 		return nil, s.printFailed(ctx, det.GetIrn(), err)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -107,7 +106,7 @@ func TestIrnsCSVCutOffMidFileIsAnError(t *testing.T) {
 	defer res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode, "the first page went out")
 	_, err = io.ReadAll(res.Body)
-	require.True(t, errors.Is(err, io.ErrUnexpectedEOF), "the body ends early: %v", err)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF, "the body ends early: %v", err)
 
 	srv = serveCSV(t, &pagedIrns{n: 5, failFrom: 1})
 	res, err = http.Get(srv.URL + "/v1/einvoice/sellers/29AAACP7879D1Z0/irns.csv")

@@ -206,6 +206,6 @@ func TestEveryErrorReasonIsDocumented(t *testing.T) {
 			continue
 		}
 		row := "| " + strings.TrimPrefix(name, "ERROR_REASON_") + " |"
-		require.True(t, strings.Contains(string(doc), row), "docs/errors.md has no row %q", row)
+		require.Contains(t, string(doc), row, "docs/errors.md has no row %q", row)
 	}
 }

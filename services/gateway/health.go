@@ -31,7 +31,7 @@ func readiness(services map[string]grpc.ClientConnInterface) http.Handler {
 		)
 		for name, conn := range services {
 			wg.Go(func() {
-				st := "SERVING"
+				var st string
 				res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: name})
 				switch {
 				case err != nil && status.Code(err) == codes.NotFound:

@@ -26,11 +26,11 @@ func TestV3Answer(t *testing.T) {
 		})}},
 	}}
 
-	plain, err := v3Rewriter(context.WithValue(context.Background(), ridKey{}, "r-1"), resp)
+	plain, err := v3Rewriter(context.WithValue(t.Context(), ridKey{}, "r-1"), resp)
 	require.NoError(t, err)
 	require.Same(t, resp, plain)
 
-	ctx := context.WithValue(context.WithValue(context.Background(), ridKey{}, "r-1"), v3Key{}, true)
+	ctx := context.WithValue(context.WithValue(t.Context(), ridKey{}, "r-1"), v3Key{}, true)
 	wrapped, err := v3Rewriter(ctx, resp)
 	require.NoError(t, err)
 	raw, err := m.Marshal(wrapped)

@@ -28,7 +28,7 @@ func TestLegacyV103Auth(t *testing.T) {
 	appKey := make([]byte, 32)
 	_, _ = rand.Read(appKey)
 	enc := func(b []byte) string {
-		ct, err := rsa.EncryptPKCS1v15(rand.Reader, srv.PublicKey(), b)
+		ct, err := rsa.EncryptPKCS1v15(rand.Reader, srv.PublicKey(), b) //nolint:staticcheck // SA1019: the NIC IRP v1.03 auth protocol mandates RSA/ECB/PKCS1Padding for the AppKey and password; this test plays the IRP's client
 		require.NoError(t, err)
 		return base64.StdEncoding.EncodeToString(ct)
 	}

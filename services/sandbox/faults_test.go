@@ -131,16 +131,15 @@ func TestFaultsAreRepeatableWithASeed(t *testing.T) {
 func TestAdminAPI(t *testing.T) {
 	srv := sandboxtest.Start(t)
 	hc := srv.HTTP.Client()
-	put := func(path string, v any, method string) *http.Response {
+	put := func(path string, v any, method string) int {
 		b, _ := json.Marshal(v)
 		req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL+path, bytes.NewReader(b))
 		resp, err := hc.Do(req)
 		require.NoError(t, err)
-		t.Cleanup(func() { resp.Body.Close() })
-		return resp
+		defer resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp := put("/sandbox/admin/faults", sandbox.Faults{ErrorRate: 1, Only: []string{sandbox.OpPing}}, http.MethodPut)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, http.StatusOK, put("/sandbox/admin/faults", sandbox.Faults{ErrorRate: 1, Only: []string{sandbox.OpPing}}, http.MethodPut))
 	require.Equal(t, 1.0, srv.Faults().ErrorRate)
 
 	t.Run("settings that cannot be applied are refused, naming the field", func(t *testing.T) {
@@ -165,8 +164,7 @@ func TestAdminAPI(t *testing.T) {
 	})
 
 	before := srv.Clock.Now()
-	resp = put("/sandbox/admin/clock", map[string]string{"advance": "25h"}, http.MethodPost)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, http.StatusOK, put("/sandbox/admin/clock", map[string]string{"advance": "25h"}, http.MethodPost))
 	require.Equal(t, 25*time.Hour, srv.Clock.Now().Sub(before))
 
 	for _, p := range []string{"/sandbox/admin/stats", "/sandbox/admin/registrations", "/sandbox/admin/faults", "/sandbox/admin/clock", "/sandbox/admin/users"} {

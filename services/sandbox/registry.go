@@ -168,7 +168,10 @@ func (r *registry) openJournal(dir string, log *slog.Logger) error {
 			f.Close()
 			return err
 		}
-		w.Write(line)
+		if _, err := w.Write(line); err != nil {
+			f.Close()
+			return fmt.Errorf("sandbox: registry journal: %w", err)
+		}
 	}
 	if err := errors.Join(w.Flush(), f.Sync(), f.Close()); err != nil {
 		return fmt.Errorf("sandbox: registry journal: %w", err)

@@ -44,7 +44,7 @@ func EachWithOutage(t *testing.T, fn func(t *testing.T, db *store.DB, o Outage),
 			if err != nil {
 				t.Fatalf("storetest: %v", err)
 			}
-			p.target = u.Host
+			p.setTarget(u.Host)
 			u.Host = p.addr
 			c.URL = u.String()
 		})...)
@@ -62,7 +62,8 @@ func ThroughProxy(t testing.TB, rawURL string) (string, Outage) {
 		t.Fatalf("storetest: %v", err)
 	}
 	p := newProxy(t)
-	p.target, u.Host = u.Host, p.addr
+	p.setTarget(u.Host)
+	u.Host = p.addr
 	return u.String(), Outage{Start: p.cut, End: p.restore}
 }
 
@@ -135,8 +136,18 @@ func (p *proxy) listen(addr string) {
 	}()
 }
 
+// setTarget sets the address the proxy forwards to; the accepting goroutine reads it.
+func (p *proxy) setTarget(addr string) {
+	p.mu.Lock()
+	p.target = addr
+	p.mu.Unlock()
+}
+
 func (p *proxy) forward(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	up, err := net.Dial("tcp", target)
 	if err != nil {
 		c.Close()
 		return

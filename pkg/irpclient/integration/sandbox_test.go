@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -287,7 +286,7 @@ func TestRetriesOnInjectedTransportFaults(t *testing.T) {
 		var te *irpclient.TransportError
 		require.ErrorAs(t, err, &te)
 		require.Equal(t, 503, te.HTTPStatus)
-		require.False(t, errors.Is(err, irpclient.ErrOutcomeUnknown))
+		require.NotErrorIs(t, err, irpclient.ErrOutcomeUnknown)
 	})
 }
 
