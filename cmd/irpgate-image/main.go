@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -55,8 +57,16 @@ func run(args []string) error {
 			return fmt.Errorf("go build cmd/irpgate: %w", err)
 		}
 	}
+	var created time.Time // SOURCE_DATE_EPOCH, as reproducible builds set it; else the epoch
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("SOURCE_DATE_EPOCH %q: not a number of seconds", v)
+		}
+		created = time.Unix(sec, 0).UTC()
+	}
 	img, err := image.Build(image.Options{
-		Binary: *binary, CABundle: *ca, Arch: *arch,
+		Binary: *binary, CABundle: *ca, Arch: *arch, Created: created,
 		Labels: map[string]string{"org.opencontainers.image.source": "https://github.com/irpgate/irpgate"},
 	})
 	if err != nil {

@@ -51,6 +51,8 @@ func TestImageRunsIrpgate(t *testing.T) {
 	require.Equal(t, []string{"serve"}, cf.Config.Cmd)
 	require.Equal(t, "65532:65532", cf.Config.User, "deploy/k8s runs as 65532")
 	require.Contains(t, cf.Config.ExposedPorts, "8080/tcp")
+	require.Contains(t, cf.Config.Env, "IRPGATE_HTTP_ADDR=:8080", "a container's loopback is its own: the REST face must listen on every interface")
+	require.Equal(t, time.Unix(0, 0).UTC(), cf.Created.UTC(), "created at the epoch unless SOURCE_DATE_EPOCH says otherwise")
 
 	// Unpack the image's file system, checking owners and modes on the way.
 	root := t.TempDir()
@@ -113,6 +115,9 @@ func TestImageRunsIrpgate(t *testing.T) {
 }
 
 func TestFlagsAreChecked(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	require.ErrorContains(t, run([]string{"-binary", os.Args[0], "-o", filepath.Join(t.TempDir(), "x.tar")}), "SOURCE_DATE_EPOCH")
+	t.Setenv("SOURCE_DATE_EPOCH", "")
 	require.ErrorContains(t, run([]string{"-tag", "Not A Tag!"}), "-tag")
 	require.ErrorContains(t, run([]string{"-binary", filepath.Join(t.TempDir(), "none"), "-o", filepath.Join(t.TempDir(), "x.tar")}), "image: binary:")
 }

@@ -27,16 +27,26 @@ const (
 	UID          = 65532              // the user deploy/k8s runs as (runAsUser)
 )
 
-// Ports irpgate listens on by default in the image: HTTP (REST, /healthz, /metrics),
-// gRPC and the sandbox IRP.
-var Ports = []string{"8080/tcp", "8081/tcp", "8090/tcp"}
+// Env is the image's environment: HTTP (REST, /healthz, /metrics) and gRPC listen on
+// every interface, since a container's loopback is its own (irpgate's defaults bind
+// 127.0.0.1, for laptops); the sandbox keeps its loopback default, and its admin API
+// answers loopback callers only anyway.
+var Env = []string{
+	"IRPGATE_HTTP_ADDR=:8080",
+	"IRPGATE_GRPC_ADDR=:8081",
+	"IRPGATE_DATA_DIR=" + DataDir,
+	"SSL_CERT_FILE=" + CABundlePath,
+}
+
+// Ports are the ports the image declares: HTTP and gRPC.
+var Ports = []string{"8080/tcp", "8081/tcp"}
 
 // Options are the inputs of an image.
 type Options struct {
 	Binary   string    // path of a linux irpgate binary built with CGO_ENABLED=0
 	CABundle string    // path of a PEM bundle of root certificates
 	Arch     string    // the binary's GOARCH, as the image's platform
-	Created  time.Time // the image's creation time; the zero time keeps builds reproducible
+	Created  time.Time // the image's creation time; zero means the Unix epoch, as reproducible builds use
 	Labels   map[string]string
 }
 
@@ -73,7 +83,11 @@ func Build(opt Options) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", opt.Arch
+	if opt.Created.IsZero() {
+		opt.Created = time.Unix(0, 0).UTC()
+	}
 	cf.Created = v1.Time{Time: opt.Created}
+	cf.History = []v1.History{{Created: cf.Created, CreatedBy: "irpgate-image", Comment: "irpgate " + BinaryPath}}
 	exposed := map[string]struct{}{}
 	for _, p := range Ports {
 		exposed[p] = struct{}{}
@@ -83,7 +97,7 @@ func Build(opt Options) (v1.Image, error) {
 		Cmd:          []string{"serve"},
 		User:         fmt.Sprintf("%d:%d", UID, UID),
 		WorkingDir:   DataDir,
-		Env:          []string{"IRPGATE_DATA_DIR=" + DataDir, "SSL_CERT_FILE=" + CABundlePath},
+		Env:          Env,
 		ExposedPorts: exposed,
 		Labels:       opt.Labels,
 	}
