@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"errors"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/irpgate/irpgate/internal/image"
+	"github.com/irpgate/irpgate/internal/proctest"
 )
 
 // The command packages irpgate and writes a tarball that loads back as the
@@ -93,22 +92,15 @@ func TestImageRunsIrpgate(t *testing.T) {
 		}
 		env = append(env, k+"="+v)
 	}
-	httpAddr := freeAddr(t)
-	args := append(cf.Config.Cmd[1:], "--http-addr="+httpAddr, "--grpc-addr="+freeAddr(t), "--sandbox-addr="+freeAddr(t))
+	httpAddr := proctest.FreeAddr(t)
+	args := append(cf.Config.Cmd[1:], "--http-addr="+httpAddr, "--grpc-addr="+proctest.FreeAddr(t), "--sandbox-addr="+proctest.FreeAddr(t))
 	cmd := exec.CommandContext(t.Context(), filepath.Join(root, cf.Config.Entrypoint[0]), append([]string{cf.Config.Cmd[0]}, args...)...)
 	cmd.Env = env
 	var logs strings.Builder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	require.Eventually(t, func() bool {
-		res, err := http.Get("http://" + httpAddr + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 60*time.Second, 20*time.Millisecond, "the image's irpgate never became healthy: %s", &logs)
+	proctest.WaitHealthy(t, httpAddr, &logs)
 	entries, err := os.ReadDir(filepath.Join(root, image.DataDir))
 	require.NoError(t, err)
 	require.NotEmpty(t, entries, "irpgate keeps its database and keys in the image's data directory")
@@ -120,12 +112,4 @@ func TestFlagsAreChecked(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "")
 	require.ErrorContains(t, run([]string{"-tag", "Not A Tag!"}), "-tag")
 	require.ErrorContains(t, run([]string{"-binary", filepath.Join(t.TempDir(), "none"), "-o", filepath.Join(t.TempDir(), "x.tar")}), "image: binary:")
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }

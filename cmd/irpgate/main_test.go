@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -15,15 +14,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
+	"github.com/irpgate/irpgate/internal/proctest"
+)
 
 // SIGTERM while a request is in flight: the request finishes with its
 // answer, and the process exits 0.
@@ -36,7 +29,7 @@ func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	httpAddr, grpcAddr, sbAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	httpAddr, grpcAddr, sbAddr := proctest.FreeAddr(t), proctest.FreeAddr(t), proctest.FreeAddr(t)
 	var logs bytes.Buffer
 	cmd := exec.CommandContext(t.Context(), bin, "serve", "--data-dir="+t.TempDir(),
 		"--http-addr="+httpAddr, "--grpc-addr="+grpcAddr, "--sandbox-addr="+sbAddr, "--shutdown-timeout=10s")
@@ -44,14 +37,7 @@ func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
-	require.Eventually(t, func() bool {
-		res, err := http.Get("http://" + httpAddr + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 60*time.Second, 20*time.Millisecond, "irpgate never became healthy: %s", &logs)
+	proctest.WaitHealthy(t, httpAddr, &logs)
 
 	// Make the sandbox's heartbeat take a second, so the request is surely in flight.
 	faults := `{"latency":{"base":1000000000},"only":["ping"]}`

@@ -3,12 +3,13 @@ package sessions_test
 import (
 	"context"
 	"net"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -73,30 +74,14 @@ func TestAuthSource(t *testing.T) {
 		clock := func() time.Time { return now }
 		f, conn := start(t, clock)
 		src := sessions.NewAuthSource(conn, staticCreds("Bearer svc"), sessions.WithClock(clock))
-		var wg sync.WaitGroup
-		errs := make(chan error, 100)
-		tokens := make(chan string, 100)
-		for range 100 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, err := src.Session(t.Context(), "29AAACP7879D1Z0", "NIC1")
-				if err != nil {
-					errs <- err
-					return
-				}
-				tokens <- s.AuthToken
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		close(tokens)
-		for err := range errs {
-			require.NoError(t, err)
-		}
-		for tok := range tokens {
-			require.Equal(t, "get-1", tok)
-		}
+		tokens := concurrently(t, 100, func() (string, error) {
+			s, err := src.Session(t.Context(), "29AAACP7879D1Z0", "NIC1")
+			if err != nil {
+				return "", err
+			}
+			return s.AuthToken, nil
+		})
+		require.Equal(t, slices.Repeat([]string{"get-1"}, 100), tokens)
 		require.EqualValues(t, 1, f.gets.Load())
 		require.Equal(t, []string{"Bearer svc"}, f.auth.Load())
 
@@ -110,30 +95,14 @@ func TestAuthSource(t *testing.T) {
 		src := sessions.NewAuthSource(conn, staticCreds("Bearer svc"))
 		stale, err := src.Session(t.Context(), "29AAACP7879D1Z0", "NIC1")
 		require.NoError(t, err)
-		var wg sync.WaitGroup
-		errs := make(chan error, 50)
-		tokens := make(chan string, 50)
-		for range 50 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, err := src.Refresh(t.Context(), stale)
-				if err != nil {
-					errs <- err
-					return
-				}
-				tokens <- s.AuthToken
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		close(tokens)
-		for err := range errs {
-			require.NoError(t, err)
-		}
-		for tok := range tokens {
-			require.Equal(t, "refresh-1", tok)
-		}
+		tokens := concurrently(t, 50, func() (string, error) {
+			s, err := src.Refresh(t.Context(), stale)
+			if err != nil {
+				return "", err
+			}
+			return s.AuthToken, nil
+		})
+		require.Equal(t, slices.Repeat([]string{"refresh-1"}, 50), tokens)
 		require.EqualValues(t, 1, f.refresh.Load())
 	})
 	t.Run("the service token replaces a forwarded caller token", func(t *testing.T) {
@@ -144,4 +113,20 @@ func TestAuthSource(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"Bearer svc"}, f.auth.Load())
 	})
+}
+
+// concurrently runs f on n goroutines at once and returns their results once all are
+// done; the first error fails the test, on the test's goroutine.
+func concurrently(t *testing.T, n int, f func() (string, error)) []string {
+	t.Helper()
+	out := make([]string, n)
+	var g errgroup.Group
+	for i := range n {
+		g.Go(func() (err error) {
+			out[i], err = f()
+			return err
+		})
+	}
+	require.NoError(t, g.Wait())
+	return out
 }
