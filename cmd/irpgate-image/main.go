@@ -50,7 +50,7 @@ func run(args []string) error {
 		}
 		defer os.RemoveAll(dir)
 		*binary = filepath.Join(dir, "irpgate")
-		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", *binary, "github.com/irpgate/irpgate/cmd/irpgate") //nolint:gosec // G204: a fixed command; the one variable argument is a path in our temp dir
+		build := exec.Command("go", "build", "-trimpath", "-buildvcs=auto", "-ldflags=-s -w", "-o", *binary, "github.com/irpgate/irpgate/cmd/irpgate") //nolint:gosec // G204: a fixed command; the one variable argument is a path in our temp dir
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+*arch)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,10 @@ func TestImageRunsIrpgate(t *testing.T) {
 	require.Equal(t, image.UID, seen[image.DataDir].Uid, "the data directory belongs to the user the image runs as")
 	require.Contains(t, seen, image.CABundlePath)
 	require.Contains(t, seen, "/etc/passwd")
+
+	version, err := exec.CommandContext(t.Context(), filepath.Join(root, image.BinaryPath), "version").Output()
+	require.NoError(t, err)
+	require.Regexp(t, `^irpgate \S+ \(.*, `+regexp.QuoteMeta(runtime.Version())+`\)\n$`, string(version))
 
 	// Run it as the image does: its entrypoint and cmd, its environment (paths moved
 	// under the unpacked root), loopback listeners.

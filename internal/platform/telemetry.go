@@ -39,7 +39,7 @@ type TelemetryOptions struct {
 // neither, spans are not recorded (nobody would read them) but still get
 // trace and span ids, so logs carry trace_id and traceparent is passed on.
 func NewTelemetry(ctx context.Context, o TelemetryOptions) (*Telemetry, error) {
-	res := resource.NewSchemaless(semconv.ServiceName(o.ServiceName))
+	res := resource.NewSchemaless(semconv.ServiceName(o.ServiceName), semconv.ServiceVersion(BuildInfo().Version))
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	switch {
 	case o.SpanExporter != nil:
@@ -56,7 +56,8 @@ func NewTelemetry(ctx context.Context, o TelemetryOptions) (*Telemetry, error) {
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector()) // go_build_info{path,version,checksum}: which build each replica runs
 	promExp, err := otelprom.New(otelprom.WithRegisterer(reg))
 	if err != nil {
 		return nil, err

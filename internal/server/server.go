@@ -81,7 +81,9 @@ func Start(ctx context.Context, cfg Config, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("starting irpgate", "roles", roles, "config", platform.Redacted(cfg))
+	b := platform.BuildInfo()
+	s.log.Info("starting irpgate", "version", b.Version, "revision", b.Revision, "go", b.GoVersion,
+		"roles", roles, "config", platform.Redacted(cfg))
 
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

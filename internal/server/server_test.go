@@ -94,6 +94,8 @@ func TestOpenAPIAndMetricsServed(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.Contains(t, string(body), "go_goroutines")
+	require.Contains(t, string(body), `go_build_info{checksum="",path="github.com/irpgate/irpgate",version="(devel)"} 1`,
+		"which build a replica runs")
 
 	// Another method on these paths is a 405 naming the ones they take, not a 404.
 	for path, allow := range map[string]string{"/openapi.json": "GET, HEAD", "/metrics": "GET, HEAD", "/healthz": "GET, HEAD"} {
