@@ -155,7 +155,7 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 // Run does the service's background work until ctx ends, then returns nil: it sweeps
 // expired Idempotency-Keys at once and every SweepInterval after, looks once for documents
 // an earlier run left pending, and settles documents whose outcome was unknown every
-// SettleInterval. A failed round is logged and tried again
+// SettleInterval, and once more when ctx ends. A failed round is logged and tried again
 // at the next interval.
 func (s *Service) Run(ctx context.Context) error {
 	sweep := time.NewTicker(s.cfg.SweepInterval)
@@ -171,6 +171,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.settleOnStop(ctx)
 			return nil
 		case <-sweep.C:
 			s.sweep(ctx)

@@ -24,6 +24,29 @@ import (
 // look takes it as abandoned (GenerateIrn's own retries end well within it).
 const staleAfter = 2 * time.Minute
 
+// settleOnStopTimeout bounds the settling round Run makes when it stops.
+const settleOnStopTimeout = 10 * time.Second
+
+// settleOnStop is a last settling round as the process stops (a rollout, an autoscaler's
+// scale-down), so that the documents it remembers are not left PENDING until another
+// process starts and finds them. What it cannot settle is logged with its count.
+func (s *Service) settleOnStop(ctx context.Context) {
+	if s.unsettled.len() == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleOnStopTimeout)
+	defer cancel()
+	n, err := s.SettlePending(ctx)
+	if left := s.unsettled.len(); left > 0 {
+		msg := "documents whose IRP outcome is unknown are left PENDING; the next einvoice process to start settles them, as does sending the same document again"
+		attrs := []any{"settled", n, "left", left}
+		if err != nil {
+			attrs = append(attrs, "error", err.Error())
+		}
+		s.log.WarnContext(ctx, msg, attrs...)
+	}
+}
+
 // maxUnsettled bounds the documents remembered for settling.
 const maxUnsettled = 10000
 
@@ -62,6 +85,12 @@ func (u *unsettled) list() []unsettledDoc {
 		out = append(out, d)
 	}
 	return out
+}
+
+func (u *unsettled) len() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.docs)
 }
 
 // remove forgets d, unless the document has been remembered anew meanwhile.

@@ -115,6 +115,38 @@ func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
 	})
 }
 
+// A process that stops (a rollout, a scale-down) settles what it remembers before Run
+// returns, instead of leaving it PENDING until another process starts.
+func TestRunSettlesWhenItStops(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+		svc, client := e.service(t, func(c *einvoice.Config) {
+			c.MaxAttempts = 1
+			c.SettleInterval = time.Hour // no periodic round comes before the stop
+		})
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- svc.Run(ctx) }()
+
+		_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		regs := e.sb.Registered()
+		require.Len(t, regs, 1, "the IRP registered it; its answer was lost")
+		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
+
+		e.sb.SetFaults(sandbox.Faults{})
+		stop()
+		require.NoError(t, <-done)
+		row := readRow(t, db, regs[0].Irn)
+		require.Equal(t, "ACTIVE", row.State, "settled as Run stopped")
+		require.Equal(t, regs[0].AckNo, row.AckNo)
+		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
+		n, err := svc.SettlePending(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing left to settle")
+	})
+}
+
 // A cancellation whose every answer was lost leaves the row ACTIVE while the IRP has
 // cancelled the IRN; the settling asks the IRP and stores the cancellation.
 func TestSettlePendingStoresACancellationTheIRPMade(t *testing.T) {
