@@ -88,6 +88,27 @@ EOF
       echo "sandbox's side-by-side signing waits 0.5-0.7 ms for its second goroutine to start, longer"
       echo "behind the REST path than behind the direct client."
       echo
+      cat <<'EOF'
+The same comparison with each part in a process of its own, as irpgate is deployed
+(`BenchmarkGeneratePathProcesses`): the sandbox (`irpgate serve --target=sandbox`),
+irpgate (`--target=auth,einvoice,gateway`, calling the sandbox as a remote IRP, SQLite) and
+the callers in the benchmark's process. CPU is read per process (Linux counts it in 10 ms
+ticks). **irpgate's CPU per IRN** is what irpgate itself, its IRP client included, spends on
+a registration over REST: divide a core by it for the IRNs/s one core of this machine
+sustains. The direct column's caller CPU is that IRP client's share alone.
+
+| concurrency | direct IRNs/s | REST IRNs/s | REST / direct | added p50 ms | irpgate CPU ms per IRN | caller CPU ms per IRN: direct / REST | sandbox CPU ms per IRN: direct / REST |
+|---|---|---|---|---|---|---|---|
+EOF
+      awk '
+        /^BenchmarkGeneratePathProcesses\// {
+          split($1, name, "[=-]"); conc = name[2]
+          for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
+          printf "| %s | %.0f | %.0f | **%.1f%%** | **%+.2f** | **%.2f** | %.2f / %.2f | %.2f / %.2f |\n",
+            conc, m["direct_irn/s"], m["rest_irn/s"], m["ratio_%"], m["added_p50_ms"], m["irpgate_cpu_ms/irn"],
+            m["direct_caller_cpu_ms/irn"], m["rest_caller_cpu_ms/irn"], m["direct_sandbox_cpu_ms/irn"], m["rest_sandbox_cpu_ms/irn"]
+        }' "$raw"
+      echo
     fi
     case $p in
       */pkg/einvoice)

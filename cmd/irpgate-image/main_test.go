@@ -33,11 +33,7 @@ func TestImageRunsIrpgate(t *testing.T) {
 	require.NoError(t, os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644))
 	// The binary is built as the tests' packages were (run's own build adds -trimpath,
 	// which would compile every package again).
-	bin := filepath.Join(t.TempDir(), "irpgate")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/irpgate/irpgate/cmd/irpgate")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	b, err := build.CombinedOutput()
-	require.NoError(t, err, string(b))
+	bin := proctest.Build(t, "github.com/irpgate/irpgate/cmd/irpgate", "CGO_ENABLED=0")
 	out := filepath.Join(t.TempDir(), "irpgate.tar")
 	require.NoError(t, run([]string{"-binary", bin, "-o", out, "-tag", "registry.example/irpgate:test", "-ca-bundle", ca}))
 

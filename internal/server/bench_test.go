@@ -41,52 +41,12 @@ func BenchmarkGeneratePath(b *testing.B) {
 
 func benchGeneratePath(b *testing.B, conc int) {
 	e := startE2EWith(b, "", nil)
-	direct := directClient(b, e)
-	rest := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
-	ctx := b.Context()
-
-	viaREST := func(body []byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+"/v1/einvoice/irn", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+e.seller)
-		res, err := rest.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		raw, err := io.ReadAll(res.Body)
-		if err != nil {
-			return err
-		}
-		if res.StatusCode != http.StatusOK || !bytes.Contains(raw, []byte(`"SignedQRCode"`)) {
-			return fmt.Errorf("REST %d: %s", res.StatusCode, raw)
-		}
-		return nil
-	}
-	gc := einvoicev1.NewEInvoiceServiceClient(e.conn)
-	gctx := bearer(ctx, e.seller)
-	viaGRPC := func(body []byte) error {
-		res, err := gc.GenerateIrn(gctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
-		if err == nil && res.GetDetails().GetSignedQrCode() == "" {
-			err = fmt.Errorf("no SignedQRCode")
-		}
-		return err
-	}
-	viaClient := func(body []byte) error {
-		det, err := direct.GenerateIRN(ctx, e2eSeller, body)
-		if err == nil && det.SignedQRCode == "" {
-			err = fmt.Errorf("no SignedQRCode")
-		}
-		return err
-	}
+	paths := newBenchPaths(b, e, directClient(b, e.srv.SandboxURL), conc)
 	// Warm both paths: IRP sessions, connections, the einvoice statement cache.
 	for range conc {
-		require.NoError(b, viaClient(benchInvoice(b)))
-		require.NoError(b, viaREST(benchInvoice(b)))
-		require.NoError(b, viaGRPC(benchInvoice(b)))
+		require.NoError(b, paths.direct(benchInvoice(b)))
+		require.NoError(b, paths.rest(benchInvoice(b)))
+		require.NoError(b, paths.grpc(benchInvoice(b)))
 	}
 
 	var directRun, restRun, grpcRun pathRun
@@ -99,9 +59,9 @@ func benchGeneratePath(b *testing.B, conc int) {
 			bodies[i] = benchInvoice(b)
 		}
 		b.StartTimer()
-		require.NoError(b, directRun.run(conc, bodies[:n], viaClient))
-		require.NoError(b, restRun.run(conc, bodies[n:2*n], viaREST))
-		require.NoError(b, grpcRun.run(conc, bodies[2*n:], viaGRPC))
+		require.NoError(b, directRun.run(conc, bodies[:n], paths.direct))
+		require.NoError(b, restRun.run(conc, bodies[n:2*n], paths.rest))
+		require.NoError(b, grpcRun.run(conc, bodies[2*n:], paths.grpc))
 		b.StopTimer()
 	}
 	ratio := restRun.rate() / directRun.rate() * 100
@@ -118,6 +78,56 @@ func benchGeneratePath(b *testing.B, conc int) {
 	b.ReportMetric(grpcRun.rate(), "grpc_irn/s")
 	b.ReportMetric(grpcRun.pct(50), "grpc_p50_ms")
 	b.ReportMetric(grpcRun.cpuPerIRN(), "grpc_cpu_ms/irn")
+}
+
+// benchPaths register one invoice body each way: over REST at e.base, over gRPC on e.conn
+// (both as e.seller), and with pkg/irpclient straight to the sandbox.
+type benchPaths struct {
+	rest, grpc, direct func(body []byte) error
+}
+
+func newBenchPaths(b *testing.B, e *e2e, direct *irpclient.Client, conc int) benchPaths {
+	ctx := b.Context()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+	gc := einvoicev1.NewEInvoiceServiceClient(e.conn)
+	gctx := bearer(ctx, e.seller)
+	return benchPaths{
+		rest: func(body []byte) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+"/v1/einvoice/irn", bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+e.seller)
+			res, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			raw, err := io.ReadAll(res.Body)
+			if err != nil {
+				return err
+			}
+			if res.StatusCode != http.StatusOK || !bytes.Contains(raw, []byte(`"SignedQRCode"`)) {
+				return fmt.Errorf("REST %d: %s", res.StatusCode, raw)
+			}
+			return nil
+		},
+		grpc: func(body []byte) error {
+			res, err := gc.GenerateIrn(gctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
+			if err == nil && res.GetDetails().GetSignedQrCode() == "" {
+				err = fmt.Errorf("no SignedQRCode")
+			}
+			return err
+		},
+		direct: func(body []byte) error {
+			det, err := direct.GenerateIRN(ctx, e2eSeller, body)
+			if err == nil && det.SignedQRCode == "" {
+				err = fmt.Errorf("no SignedQRCode")
+			}
+			return err
+		},
+	}
 }
 
 // pathRun collects the latencies and busy time of one path across rounds.
@@ -180,20 +190,20 @@ func (p *pathRun) pct(q int) float64 {
 	return float64(s[max(i, 0)].Microseconds()) / 1000
 }
 
-// directClient is pkg/irpclient on the in-process sandbox with the seller's credentials.
-func directClient(b testing.TB, e *e2e) *irpclient.Client {
+// directClient is pkg/irpclient on the sandbox at sandboxURL with the seller's credentials.
+func directClient(b testing.TB, sandboxURL string) *irpclient.Client {
 	var keys struct{ EncryptionPublicKey string }
-	getJSON(b, e.srv.SandboxURL+"/sandbox/publickeys", &keys)
+	getJSON(b, sandboxURL+"/sandbox/publickeys", &keys)
 	pub, err := irpcrypto.ParsePublicKey([]byte(keys.EncryptionPublicKey))
 	require.NoError(b, err)
 	var users []sandbox.User
-	getJSON(b, e.srv.SandboxURL+"/sandbox/admin/users", &users)
+	getJSON(b, sandboxURL+"/sandbox/admin/users", &users)
 	// Instrumented as irpgate's own client is: the same telemetry set-up as the server's
 	// (no span exporter, so spans get ids but are not recorded; metrics kept).
 	tel, err := platform.NewTelemetry(b.Context(), platform.TelemetryOptions{ServiceName: "bench-direct"})
 	require.NoError(b, err)
 	c, err := irpclient.New(irpclient.Config{
-		BaseURLs:       map[string]string{irpclient.NIC1: e.srv.SandboxURL},
+		BaseURLs:       map[string]string{irpclient.NIC1: sandboxURL},
 		DefaultIRP:     irpclient.NIC1,
 		PublicKeys:     map[string]*rsa.PublicKey{irpclient.NIC1: pub},
 		TracerProvider: tel.Tracer,

@@ -154,18 +154,25 @@ func startE2ETarget(t testing.TB, target, databaseURL string, exp *tracetest.InM
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
 	e := &e2e{srv: srv, exp: exp, base: "http://" + srv.HTTPAddr, conn: conn}
+	e.enrol(t, srv.SandboxURL)
+	return e
+}
 
-	// The IRP's signing certificate, as the sandbox publishes it.
+// enrol sets up irpgate (reached over e.conn) for the tests as an admin would: the IRP
+// credentials of the seller (the sandbox's API user at sandboxURL), and two limited API
+// keys with their tokens. It keeps the sandbox's signing certificate in e.certs.
+func (e *e2e) enrol(t testing.TB, sandboxURL string) {
+	t.Helper()
 	var keys struct{ SigningCertificate string }
-	getJSON(t, srv.SandboxURL+"/sandbox/publickeys", &keys)
+	getJSON(t, sandboxURL+"/sandbox/publickeys", &keys)
+	var err error
 	e.certs, err = irpcrypto.ParseCertificates([]byte(keys.SigningCertificate))
 	require.NoError(t, err)
 
-	// Admin: IRP credentials of the seller (the sandbox's API user), and two limited API keys.
-	auth := authv1.NewAuthServiceClient(conn)
+	auth := authv1.NewAuthServiceClient(e.conn)
 	admin := bearer(t.Context(), token(t, auth, e2eAdminKey))
 	var users []sandbox.User
-	getJSON(t, srv.SandboxURL+"/sandbox/admin/users", &users)
+	getJSON(t, sandboxURL+"/sandbox/admin/users", &users)
 	for _, u := range users {
 		if u.GSTIN != e2eSeller {
 			continue
@@ -184,7 +191,6 @@ func startE2ETarget(t testing.TB, target, databaseURL string, exp *tracetest.InM
 		require.NoError(t, err)
 		*dst[0], *dst[1] = token(t, auth, k.GetApiKey()), k.GetApiKey()
 	}
-	return e
 }
 
 // gRPC callers may send their API key as x-api-key metadata, as REST callers send the

@@ -170,7 +170,7 @@ func (e *e2e) printREST(t *testing.T) {
 	// An IRN registered elsewhere (straight at the IRP) is read from the IRP with the
 	// seller's GSTIN, as GetIrn reads it, and printed.
 	elsewhere := e2eInvoice("")
-	det, err := directClient(t, e).GenerateIRN(t.Context(), e2eSeller, mustJSON(t, elsewhere))
+	det, err := directClient(t, e.srv.SandboxURL).GenerateIRN(t.Context(), e2eSeller, mustJSON(t, elsewhere))
 	require.NoError(t, err)
 	code, out, _ = e.call(t, http.MethodGet, "/v1/einvoice/irn/"+det.Irn+"/pdf", e.seller, nil, nil)
 	require.Equal(t, http.StatusNotFound, code, "without the GSTIN: %v", out)
