@@ -29,6 +29,7 @@ func main() {
 func run(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Println("usage: irpgate serve [flags]      run roles (irpgate serve -h lists the flags)")
+		fmt.Println("       irpgate backup [flags] DIR  copy the database and keys, while irpgate runs, to a new data directory")
 		fmt.Println("       irpgate sandbox-keys DIR   write a sandbox key set for a split install (deploy/k8s)")
 		fmt.Println("       irpgate version            print the version, VCS revision and Go version")
 		return nil
@@ -36,13 +37,15 @@ func run(args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "backup":
+		return backup(args[1:])
 	case "sandbox-keys":
 		return sandboxKeys(args[1:])
 	case "version", "--version":
 		fmt.Println("irpgate", platform.BuildInfo())
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (want serve, sandbox-keys or version)", args[0])
+		return fmt.Errorf("unknown command %q (want serve, backup, sandbox-keys or version)", args[0])
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,4 +82,30 @@ func pingsStarted(t *testing.T, sbAddr string) int64 {
 		return 0
 	}
 	return st.ByOperation["ping"]
+}
+
+// `irpgate backup DIR` beside a serving irpgate writes a data directory with the database
+// and the keys, and says what it wrote; a second run into the same directory is refused.
+func TestBackupBesideAServingIrpgate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := proctest.Build(t, "github.com/irpgate/irpgate/cmd/irpgate")
+	dataDir, httpAddr := t.TempDir(), proctest.FreeAddr(t)
+	srv := proctest.Start(t, bin, "serve", "--data-dir="+dataDir, "--http-addr="+httpAddr,
+		"--grpc-addr="+proctest.FreeAddr(t), "--sandbox-addr="+proctest.FreeAddr(t))
+	proctest.WaitHealthy(t, httpAddr, srv.Logs)
+
+	dest := filepath.Join(t.TempDir(), "backup")
+	out, err := exec.CommandContext(t.Context(), bin, "backup", "--data-dir="+dataDir, dest).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "database: "+filepath.Join(dest, "irpgate.db")+" (integrity check ok)")
+	require.Regexp(t, `\n  einvoice_documents +0\n`, string(out))
+	require.Contains(t, string(out), "file: master.key")
+	require.Contains(t, string(out), "Restore: irpgate serve --data-dir "+dest)
+	require.FileExists(t, filepath.Join(dest, "irpgate.db"))
+
+	out, err = exec.CommandContext(t.Context(), bin, "backup", "--data-dir="+dataDir, dest).CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "backup: destination "+dest+" is not empty")
 }

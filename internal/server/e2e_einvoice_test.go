@@ -136,10 +136,16 @@ func startE2EThreeWay(t *testing.T, exp *tracetest.InMemoryExporter) *e2e {
 
 func startE2ETarget(t testing.TB, target, databaseURL string, exp *tracetest.InMemoryExporter) *e2e {
 	t.Helper()
+	return startE2EIn(t, t.TempDir(), target, databaseURL, exp)
+}
+
+// startE2EIn is startE2ETarget on the data directory dataDir.
+func startE2EIn(t testing.TB, dataDir, target, databaseURL string, exp *tracetest.InMemoryExporter) *e2e {
+	t.Helper()
 	cfg := server.Defaults()
 	cfg.Target = target
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.SandboxAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dataDir
 	cfg.DatabaseURL = databaseURL
 	cfg.AdminKey = e2eAdminKey
 	opts := server.Options{LogOutput: io.Discard}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/server"
+)
+
+// backup copies the database and keys of the irpgate that serve's flags (or IRPGATE_*
+// variables) describe to a new data directory, while that irpgate runs.
+func backup(args []string) error {
+	cfg := server.Defaults()
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: irpgate backup [serve's flags] DIR")
+		fmt.Fprintln(fs.Output(), "Copies the embedded SQLite database (one consistent snapshot, taken while irpgate runs)")
+		fmt.Fprintln(fs.Output(), "and the keys to DIR, a new data directory: irpgate serve --data-dir DIR starts from it.")
+		fmt.Fprintln(fs.Output(), "Only --data-dir, --database-url, --master-key-file and --sandbox-data-dir matter here.")
+	}
+	if err := platform.BindFlags(fs, &cfg); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("backup: name one destination directory")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	r, err := server.Backup(ctx, cfg, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	w := os.Stdout
+	if r.Database == "" {
+		fmt.Fprintln(w, "database: PostgreSQL, not copied (back it up with pg_dump)")
+	} else {
+		fmt.Fprintln(w, "database:", r.Database, "(integrity check ok)")
+		fmt.Fprintf(w, "  %-32s %8s\n", "table", "rows")
+		tables := make([]string, 0, len(r.Rows))
+		for name := range r.Rows {
+			tables = append(tables, name)
+		}
+		slices.Sort(tables)
+		for _, name := range tables {
+			fmt.Fprintf(w, "  %-32s %8d\n", name, r.Rows[name])
+		}
+	}
+	for _, f := range r.Files {
+		fmt.Fprintln(w, "file:", f)
+	}
+	fmt.Fprintln(w, "The copy holds the master key: keep it as safe as the data directory.")
+	fmt.Fprintf(w, "Restore: irpgate serve --data-dir %s (with the other flags as before)\n", r.Dir)
+	return nil
+}
