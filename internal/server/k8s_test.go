@@ -219,7 +219,7 @@ func TestKubernetesManifests(t *testing.T) {
 			for _, d := range deps {
 				cfg, known := d.config(t, nil)
 				for name, v := range d.env {
-					require.True(t, known[name] || name == "IRPGATE_SERVICE_KEY_FILE" || strings.HasPrefix(name, "OTEL_"),
+					require.True(t, known[name] || name == "IRPGATE_SERVICE_KEY_FILE" || name == "GOMEMLIMIT" || strings.HasPrefix(name, "OTEL_"),
 						"%s: %s is not a variable irpgate reads", d.name, name)
 					if name == "IRPGATE_ADMIN_KEY" || name == "IRPGATE_DATABASE_URL" {
 						require.True(t, strings.HasPrefix(v, "secret:"), "%s: %s must come from a Secret, not a literal", d.name, name)
@@ -599,8 +599,41 @@ func TestKubernetesRollout(t *testing.T) {
 					require.False(t, c.Resources.Requests.Cpu().IsZero(), "%s: no CPU request", name)
 					require.False(t, c.Resources.Requests.Memory().IsZero(), "%s: no memory request", name)
 					require.False(t, c.Resources.Limits.Memory().IsZero(), "%s: no memory limit", name)
+					// The Go runtime knows the limit, a little under it: it then collects
+					// harder as the heap nears the limit instead of being killed.
+					limit := float64(c.Resources.Limits.Memory().Value())
+					soft := float64(goMemLimit(t, c.Env))
+					require.True(t, soft >= 0.8*limit && soft <= 0.95*limit,
+						"%s: GOMEMLIMIT %.0f bytes is not 80-95%% of the memory limit %.0f", name, soft, limit)
 				}
 			}
 		})
 	}
+}
+
+// goMemLimit is the container's GOMEMLIMIT in bytes, read as the Go runtime reads it (a
+// number of bytes with an optional B, KiB, MiB, GiB or TiB).
+func goMemLimit(t *testing.T, env []corev1.EnvVar) int64 {
+	t.Helper()
+	for _, e := range env {
+		if e.Name != "GOMEMLIMIT" {
+			continue
+		}
+		v := e.Value
+		unit := int64(1)
+		for _, u := range []struct {
+			suffix string
+			n      int64
+		}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+			if s, ok := strings.CutSuffix(v, u.suffix); ok {
+				v, unit = s, u.n
+				break
+			}
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		require.NoError(t, err, "GOMEMLIMIT %q", e.Value)
+		return n * unit
+	}
+	t.Fatal("no GOMEMLIMIT in the container's env")
+	return 0
 }
