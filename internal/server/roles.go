@@ -284,7 +284,7 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 		svc, err := einvoice.New(ctx, einvoice.Config{
 			DB: db, IRP: irp.WithSessions(src), Certificates: certs, DefaultIRP: s.cfg.DefaultIRP,
 			AcceptSandboxGSTINs: s.cfg.AcceptTestGSTIN || (d.sandbox != nil && s.cfg.IRPURLs == ""),
-			Logger:              s.log.With("role", RoleEInvoice), TracerProvider: s.tel.Tracer,
+			Logger:              s.log.With("role", RoleEInvoice), TracerProvider: s.tel.Tracer, MeterProvider: s.tel.Meter,
 			IdempotencyTTL: s.cfg.IdempotencyTTL,
 		})
 		if err != nil {

@@ -96,6 +96,8 @@ func TestOpenAPIAndMetricsServed(t *testing.T) {
 	require.Contains(t, string(body), "go_goroutines")
 	require.Contains(t, string(body), `go_build_info{checksum="",path="github.com/irpgate/irpgate",version="(devel)"} 1`,
 		"which build a replica runs")
+	require.Regexp(t, `(?m)^einvoice_unsettled_documents\{.*\} 0$`, string(body),
+		"documents whose IRP outcome is unknown, for an alert")
 
 	// Another method on these paths is a 405 naming the ones they take, not a 404.
 	for path, allow := range map[string]string{"/openapi.json": "GET, HEAD", "/metrics": "GET, HEAD", "/healthz": "GET, HEAD"} {

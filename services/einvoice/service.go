@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
@@ -40,6 +41,9 @@ type Config struct {
 	Now                 func() time.Time
 	Logger              *slog.Logger
 	TracerProvider      trace.TracerProvider
+	// MeterProvider gets the service's metrics (documents whose IRP outcome is unknown,
+	// documents settled); nil means the global provider.
+	MeterProvider metric.MeterProvider
 
 	// MaxAttempts bounds the sends of one document inside GenerateIrn when answers get lost;
 	// 0 means 12. RetryBaseDelay (0 means 100ms) doubles per attempt up to RetryMaxDelay
@@ -73,6 +77,7 @@ type Service struct {
 	locks    keyedMutex
 	// unsettled are the documents whose IRP outcome GenerateIrn left unknown.
 	unsettled unsettled
+	settled   metric.Int64Counter // documents SettlePending settled
 }
 
 var _ einvoicev1.EInvoiceServiceServer = (*Service)(nil)
@@ -129,7 +134,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.DB.Migrate(ctx, "einvoice", sub); err != nil {
 		return nil, err
 	}
-	return &Service{
+	s := &Service{
 		cfg:      cfg,
 		irp:      cfg.IRP,
 		verifier: verifier,
@@ -138,7 +143,37 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		tracer:   cfg.TracerProvider.Tracer("irpgate/einvoice"),
 		now:      cfg.Now,
 		locks:    keyedMutex{m: map[string]*keyedEntry{}},
-	}, nil
+	}
+	if err := s.initMetrics(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// initMetrics sets up the service's metrics on cfg.MeterProvider. An operator alerts on
+// einvoice_unsettled_documents staying above zero: the IRP's answers for those documents
+// were lost and asking it again keeps failing.
+func (s *Service) initMetrics() error {
+	mp := s.cfg.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	m := mp.Meter("irpgate/einvoice")
+	var err error
+	if s.settled, err = m.Int64Counter("einvoice.settled_documents", metric.WithUnit("{document}"),
+		metric.WithDescription("Documents whose IRP outcome was unknown and that the background settling has since settled (stored as registered or cancelled, or marked failed).")); err != nil {
+		return fmt.Errorf("einvoice: metrics: %w", err)
+	}
+	_, err = m.Int64ObservableGauge("einvoice.unsettled_documents", metric.WithUnit("{document}"),
+		metric.WithDescription("Documents whose IRP outcome is unknown (answers lost, or the database down when the IRP answered), waiting for the background settling."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(s.unsettled.len()))
+			return nil
+		}))
+	if err != nil {
+		return fmt.Errorf("einvoice: metrics: %w", err)
+	}
+	return nil
 }
 
 // Register puts the service on g.

@@ -128,6 +128,7 @@ func (s *Service) SettlePending(ctx context.Context) (int, error) {
 		done, err := settle(ctx, d.key)
 		if done {
 			s.unsettled.remove(d)
+			s.settled.Add(ctx, 1)
 			n++
 		}
 		if err != nil {

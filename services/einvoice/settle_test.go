@@ -5,12 +5,15 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -234,4 +237,55 @@ func docNo(t *testing.T, body []byte) string {
 	var d struct{ DocDtls struct{ No string } }
 	require.NoError(t, json.Unmarshal(body, &d))
 	return d.DocDtls.No
+}
+
+// The number of documents whose outcome is unknown is a gauge an operator can alert on; it
+// falls back to zero as the settling stores them, which a counter records.
+func TestUnsettledDocumentsAreMeasured(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+	reader := sdkmetric.NewManualReader()
+	svc, client := e.service(t, func(c *einvoice.Config) {
+		c.MaxAttempts = 1
+		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	})
+	ctx := t.Context()
+	metrics := func() (unsettled, settled int64) {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		require.NoError(t, reader.Collect(ctx, &rm))
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				switch m.Name {
+				case "einvoice.unsettled_documents":
+					for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+						unsettled += p.Value
+					}
+				case "einvoice.settled_documents":
+					for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+						settled += p.Value
+					}
+				}
+			}
+		}
+		return unsettled, settled
+	}
+	unsettled, settled := metrics()
+	require.Zero(t, unsettled)
+	require.Zero(t, settled)
+
+	for i := range 2 {
+		_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), fmt.Sprintf("M/%d", i), 1))})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	}
+	unsettled, _ = metrics()
+	require.Equal(t, int64(2), unsettled, "both answers were lost")
+
+	e.sb.SetFaults(sandbox.Faults{})
+	n, err := svc.SettlePending(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	unsettled, settled = metrics()
+	require.Zero(t, unsettled)
+	require.Equal(t, int64(2), settled)
 }
