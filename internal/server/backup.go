@@ -199,6 +199,8 @@ func backupSQLite(ctx context.Context, path string, r *BackupReport) error {
 // their permission bits, and returns their paths relative to to. Paths skip reports
 // are left out; a missing from copies nothing.
 func copyTree(from, to string, skip func(string) bool) ([]string, error) {
+	// A data directory may be a link to where the data lives; WalkDir would not enter it.
+	from = realPath(from)
 	var out []string
 	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && path == from {
@@ -271,18 +273,24 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// within reports whether path is dir or under it.
+// within reports whether path is dir or under it, links resolved.
 func within(path, dir string) bool {
 	if dir == "" {
 		return false
 	}
-	p, err1 := filepath.Abs(path)
-	d, err2 := filepath.Abs(dir)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	rel, err := filepath.Rel(d, p)
+	rel, err := filepath.Rel(realPath(dir), realPath(path))
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// realPath is path absolute with its links resolved, as far as it exists.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 func sameFile(a, b string) bool {

@@ -83,3 +83,18 @@ func TestBackupWithPostgresCopiesTheKeys(t *testing.T) {
 	require.Empty(t, r.Database)
 	require.Equal(t, []string{"master.key", "sandbox/registry.jsonl"}, r.Files)
 }
+
+// The data directory may be a link, and the backup may go inside it: the link is followed,
+// and the backup does not copy itself.
+func TestBackupOfALinkedDataDirIntoItself(t *testing.T) {
+	real := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(real, "master.key"), []byte("k\n"), 0o600))
+	link := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.Symlink(real, link))
+	cfg := server.Defaults()
+	cfg.DataDir, cfg.DatabaseURL = link, "postgres://irpgate@127.0.0.1:1/none"
+	r, err := server.Backup(t.Context(), cfg, filepath.Join(link, "backups", "1"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"master.key"}, r.Files)
+	require.FileExists(t, filepath.Join(real, "backups", "1", "master.key"))
+}
