@@ -3,44 +3,30 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
 	"syscall"
 
-	"github.com/irpgate/irpgate/internal/platform"
 	"github.com/irpgate/irpgate/internal/server"
 )
 
 // backup copies the database and keys of the irpgate that serve's flags (or IRPGATE_*
 // variables) describe to a new data directory, while that irpgate runs.
 func backup(args []string) error {
-	cfg := server.Defaults()
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: irpgate backup [serve's flags] DIR")
-		fmt.Fprintln(fs.Output(), "Copies the embedded SQLite database (one consistent snapshot, taken while irpgate runs)")
-		fmt.Fprintln(fs.Output(), "and the keys to DIR, a new data directory: irpgate serve --data-dir DIR starts from it.")
-		fmt.Fprintln(fs.Output(), "Only --data-dir, --database-url, --master-key-file and --sandbox-data-dir matter here.")
-	}
-	if err := platform.BindFlags(fs, &cfg); err != nil {
+	cfg, rest, err := parseConfig("backup", args, backupUsage)
+	if err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
+	if len(rest) != 1 {
+		backupUsage(os.Stderr)
 		return errors.New("backup: name one destination directory")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	r, err := server.Backup(ctx, cfg, fs.Arg(0))
+	r, err := server.Backup(ctx, cfg, rest[0])
 	if err != nil {
 		return err
 	}
@@ -65,4 +51,11 @@ func backup(args []string) error {
 	fmt.Fprintln(w, "The copy holds the master key: keep it as safe as the data directory.")
 	fmt.Fprintf(w, "Restore: irpgate serve --data-dir %s (with the other flags as before)\n", r.Dir)
 	return nil
+}
+
+func backupUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: irpgate backup [serve's flags] DIR")
+	fmt.Fprintln(w, "Copies the embedded SQLite database (one consistent snapshot, taken while irpgate runs)")
+	fmt.Fprintln(w, "and the keys to DIR, a new data directory: irpgate serve --data-dir DIR starts from it.")
+	fmt.Fprintln(w, "Only --data-dir, --database-url, --master-key-file and --sandbox-data-dir matter here.")
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "irpgate:", err)
 		os.Exit(1)
 	}
@@ -49,16 +50,27 @@ func run(args []string) error {
 	}
 }
 
-func serve(args []string) error {
+// parseConfig reads serve's flags, and their IRPGATE_* variables, for the command name,
+// and returns the arguments after them. usage, if set, replaces the flag package's help.
+// -h gives flag.ErrHelp, which run takes for success.
+func parseConfig(name string, args []string, usage func(w io.Writer)) (server.Config, []string, error) {
 	cfg := server.Defaults()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if usage != nil {
+		fs.Usage = func() { usage(fs.Output()) }
+	}
 	if err := platform.BindFlags(fs, &cfg); err != nil {
-		return err
+		return cfg, nil, err
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+		return cfg, nil, err
+	}
+	return cfg, fs.Args(), nil
+}
+
+func serve(args []string) error {
+	cfg, _, err := parseConfig("serve", args, nil)
+	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -73,25 +73,16 @@ func benchGeneratePathProcesses(b *testing.B, bin string, conc int) {
 
 	var directRun, restRun pathRun
 	var directSandbox, restSandbox, restIrpgate time.Duration
-	const round = 64
-	b.ResetTimer()
-	for done := 0; done < b.N; done += round {
-		n := min(round, b.N-done)
-		bodies := make([][]byte, 2*n)
-		for i := range bodies {
-			bodies[i] = benchInvoice(b)
-		}
-		b.StartTimer()
+	inRounds(b, 2, func(n int, bodies [][]byte) {
 		s0 := sb.CPU()
 		require.NoError(b, directRun.run(conc, bodies[:n], paths.direct))
 		s1, g1 := sb.CPU(), gw.CPU()
 		require.NoError(b, restRun.run(conc, bodies[n:], paths.rest))
 		s2, g2 := sb.CPU(), gw.CPU()
-		b.StopTimer()
 		directSandbox += s1 - s0
 		restSandbox += s2 - s1
 		restIrpgate += g2 - g1
-	}
+	})
 	perIRN := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
 	b.ReportMetric(directRun.rate(), "direct_irn/s")
 	b.ReportMetric(restRun.rate(), "rest_irn/s")

@@ -50,20 +50,11 @@ func benchGeneratePath(b *testing.B, conc int) {
 	}
 
 	var directRun, restRun, grpcRun pathRun
-	const round = 64
-	b.ResetTimer()
-	for done := 0; done < b.N; done += round {
-		n := min(round, b.N-done)
-		bodies := make([][]byte, 3*n)
-		for i := range bodies {
-			bodies[i] = benchInvoice(b)
-		}
-		b.StartTimer()
+	inRounds(b, 3, func(n int, bodies [][]byte) {
 		require.NoError(b, directRun.run(conc, bodies[:n], paths.direct))
 		require.NoError(b, restRun.run(conc, bodies[n:2*n], paths.rest))
 		require.NoError(b, grpcRun.run(conc, bodies[2*n:], paths.grpc))
-		b.StopTimer()
-	}
+	})
 	ratio := restRun.rate() / directRun.rate() * 100
 	b.ReportMetric(directRun.rate(), "direct_irn/s")
 	b.ReportMetric(restRun.rate(), "rest_irn/s")
@@ -78,6 +69,23 @@ func benchGeneratePath(b *testing.B, conc int) {
 	b.ReportMetric(grpcRun.rate(), "grpc_irn/s")
 	b.ReportMetric(grpcRun.pct(50), "grpc_p50_ms")
 	b.ReportMetric(grpcRun.cpuPerIRN(), "grpc_cpu_ms/irn")
+}
+
+// inRounds registers b.N IRNs on each of paths paths in alternating rounds of up to 64:
+// each round makes paths x n new bodies, untimed, and hands them to run, timed.
+func inRounds(b *testing.B, paths int, run func(n int, bodies [][]byte)) {
+	const round = 64
+	b.ResetTimer()
+	for done := 0; done < b.N; done += round {
+		n := min(round, b.N-done)
+		bodies := make([][]byte, paths*n)
+		for i := range bodies {
+			bodies[i] = benchInvoice(b)
+		}
+		b.StartTimer()
+		run(n, bodies)
+		b.StopTimer()
+	}
 }
 
 // benchPaths register one invoice body each way: over REST at e.base, over gRPC on e.conn
