@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -37,12 +38,18 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	rec, err := s.byIRNFor(ctx, irn)
 	switch {
 	case err == nil && rec.registered():
+		refreshed := false
+		if req.GetRefresh() {
+			if rec, refreshed, err = s.refresh(ctx, rec); err != nil {
+				return nil, err
+			}
+		}
 		if rec.unverified() {
 			if rec, err = s.reverify(ctx, rec); err != nil {
 				return nil, err
 			}
 		}
-		return &einvoicev1.GetIrnResponse{Details: detailsOf(rec)}, nil
+		return &einvoicev1.GetIrnResponse{Details: detailsOf(rec), Refreshed: refreshed}, nil
 	case err != nil && !store.IsNotFound(err):
 		return nil, s.storeFailed(ctx, err, "")
 	}
@@ -62,7 +69,47 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	if err != nil {
 		return nil, err
 	}
-	return &einvoicev1.GetIrnResponse{Details: detailsOf(rec)}, nil
+	return &einvoicev1.GetIrnResponse{Details: detailsOf(rec), Refreshed: req.GetRefresh()}, nil
+}
+
+// refresh asks the IRP for a stored registration and stores a cancellation it made that
+// irpgate did not (one on the NIC portal): the row becomes CANCELLED with the time irpgate
+// learnt of it as its cancel date, since the IRP's record carries none. It reports whether
+// the IRP answered for the IRN; past its retention window it does not, and rec is kept.
+func (s *Service) refresh(ctx context.Context, rec *record) (*record, bool, error) {
+	rec, unlock, err := s.lockedRecord(ctx, rec.Key)
+	if err != nil {
+		if ctx.Err() != nil { // the caller gave up waiting for the document's lock
+			return nil, false, status.FromContextError(ctx.Err()).Err()
+		}
+		return nil, false, s.storeFailed(ctx, err, "")
+	}
+	if rec == nil {
+		return nil, false, notFound("IRN is not in the store", nil)
+	}
+	defer unlock()
+	det, err := s.irp.GetIRN(ctx, rec.Key.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
+	var ie *irpclient.Error
+	switch {
+	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound) || ie.Has(irpclient.CodeIRNTooOld)):
+		return rec, false, nil
+	case err != nil:
+		return nil, false, irpFailure(ctx, err)
+	case det.Status != "CNL" || rec.State == stateCancelled:
+		return rec, true, nil
+	}
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
+	at := s.now().In(irpclient.IST).Format(nicTime)
+	if err := s.docs.markCancelled(pctx, rec.IRN, at, "", "cancelled at the IRP outside irpgate"); err != nil {
+		return nil, false, s.storeFailed(ctx, err, "")
+	}
+	s.log.InfoContext(ctx, "stored a cancellation made at the IRP outside irpgate", "irn", rec.IRN)
+	rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key)
+	if err != nil {
+		return nil, false, s.storeFailed(ctx, err, "")
+	}
+	return rec, true, nil
 }
 
 // byIRNFor reads the stored record of irn as the caller may see it: another seller's IRN

@@ -1563,8 +1563,12 @@ type GetIrnRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Irn   string                 `protobuf:"bytes,1,opt,name=irn,proto3" json:"irn,omitempty"`
 	// Seller GSTIN for the IRP call when the IRN is not in the store.
-	Gstin         string `protobuf:"bytes,2,opt,name=gstin,proto3" json:"gstin,omitempty"`
-	Irp           string `protobuf:"bytes,3,opt,name=irp,proto3" json:"irp,omitempty"`
+	Gstin string `protobuf:"bytes,2,opt,name=gstin,proto3" json:"gstin,omitempty"`
+	Irp   string `protobuf:"bytes,3,opt,name=irp,proto3" json:"irp,omitempty"`
+	// Ask the IRP also when the IRN is stored, and store what it adds: a cancellation made
+	// at the IRP outside irpgate (on the NIC portal, say). The IRP answers for an IRN only
+	// about two days; past that the stored registration is answered as it is.
+	Refresh       bool `protobuf:"varint,4,opt,name=refresh,proto3" json:"refresh,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1620,9 +1624,18 @@ func (x *GetIrnRequest) GetIrp() string {
 	return ""
 }
 
+func (x *GetIrnRequest) GetRefresh() bool {
+	if x != nil {
+		return x.Refresh
+	}
+	return false
+}
+
 type GetIrnResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Details       *IrnDetails            `protobuf:"bytes,1,opt,name=details,proto3" json:"details,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Details *IrnDetails            `protobuf:"bytes,1,opt,name=details,proto3" json:"details,omitempty"`
+	// With refresh: whether the IRP answered for the IRN (false past its retention window).
+	Refreshed     bool `protobuf:"varint,2,opt,name=refreshed,proto3" json:"refreshed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1662,6 +1675,13 @@ func (x *GetIrnResponse) GetDetails() *IrnDetails {
 		return x.Details
 	}
 	return nil
+}
+
+func (x *GetIrnResponse) GetRefreshed() bool {
+	if x != nil {
+		return x.Refreshed
+	}
+	return false
 }
 
 type ListIrnsRequest struct {
@@ -2940,13 +2960,15 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x03irn\x18\x01 \x01(\tR\x03Irn\x12\x1f\n" +
 	"\vcancel_date\x18\x02 \x01(\tR\n" +
 	"CancelDate\x12+\n" +
-	"\x11already_cancelled\x18\x03 \x01(\bR\x10alreadyCancelled\"I\n" +
+	"\x11already_cancelled\x18\x03 \x01(\bR\x10alreadyCancelled\"c\n" +
 	"\rGetIrnRequest\x12\x10\n" +
 	"\x03irn\x18\x01 \x01(\tR\x03irn\x12\x14\n" +
 	"\x05gstin\x18\x02 \x01(\tR\x05gstin\x12\x10\n" +
-	"\x03irp\x18\x03 \x01(\tR\x03irp\"K\n" +
+	"\x03irp\x18\x03 \x01(\tR\x03irp\x12\x18\n" +
+	"\arefresh\x18\x04 \x01(\bR\arefresh\"i\n" +
 	"\x0eGetIrnResponse\x129\n" +
-	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\x8f\x02\n" +
+	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\x12\x1c\n" +
+	"\trefreshed\x18\x02 \x01(\bR\trefreshed\"\x8f\x02\n" +
 	"\x0fListIrnsRequest\x12\x14\n" +
 	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x1b\n" +
 	"\tfrom_date\x18\x02 \x01(\tR\bfromDate\x12\x17\n" +
