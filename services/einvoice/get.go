@@ -38,16 +38,9 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	rec, err := s.byIRNFor(ctx, irn)
 	switch {
 	case err == nil && rec.registered():
-		refreshed := false
-		if req.GetRefresh() {
-			if rec, refreshed, err = s.refresh(ctx, rec); err != nil {
-				return nil, err
-			}
-		}
-		if rec.unverified() {
-			if rec, err = s.reverify(ctx, rec); err != nil {
-				return nil, err
-			}
+		rec, refreshed, err := s.stored(ctx, rec, req.GetRefresh())
+		if err != nil {
+			return nil, err
 		}
 		return &einvoicev1.GetIrnResponse{Details: detailsOf(rec), Refreshed: refreshed}, nil
 	case err != nil && !store.IsNotFound(err):
@@ -70,6 +63,25 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 		return nil, err
 	}
 	return &einvoicev1.GetIrnResponse{Details: detailsOf(rec), Refreshed: req.GetRefresh()}, nil
+}
+
+// stored answers a stored registration: asked about again at the IRP with refresh (see
+// refresh), and verified again while its signed answer has not verified. It reports
+// whether the IRP answered for it.
+func (s *Service) stored(ctx context.Context, rec *record, refresh bool) (*record, bool, error) {
+	refreshed := false
+	var err error
+	if refresh {
+		if rec, refreshed, err = s.refresh(ctx, rec); err != nil {
+			return nil, false, err
+		}
+	}
+	if rec.unverified() {
+		if rec, err = s.reverify(ctx, rec); err != nil {
+			return nil, false, err
+		}
+	}
+	return rec, refreshed, nil
 }
 
 // refresh asks the IRP for a stored registration and stores a cancellation it made that
@@ -181,12 +193,11 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	}
 	switch {
 	case err == nil && rec.registered():
-		if rec.unverified() {
-			if rec, err = s.reverify(ctx, rec); err != nil {
-				return nil, err
-			}
+		rec, refreshed, err := s.stored(ctx, rec, req.GetRefresh())
+		if err != nil {
+			return nil, err
 		}
-		return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec)}, nil
+		return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec), Refreshed: refreshed}, nil
 	case err != nil && !store.IsNotFound(err):
 		return nil, s.storeFailed(ctx, err, "")
 	}
@@ -203,7 +214,7 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	if err != nil {
 		return nil, err
 	}
-	return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec)}, nil
+	return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec), Refreshed: req.GetRefresh()}, nil
 }
 
 // irpOf is the IRP a request names (upper-cased), or the default. An IRP irpgate has no URL

@@ -19,9 +19,11 @@ func TestGetIrnRefreshStoresACancellationMadeElsewhere(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := setup(t, db)
 		ctx := t.Context()
-		res, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		inv := invoiceMap(e.sb.Clock.Now(), "R/1", 1)
+		res, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
 		require.NoError(t, err)
 		irn := res.GetDetails().GetIrn()
+		byDoc := &einvoicev1.GetIrnByDocumentRequest{Gstin: seller, DocType: "INV", DocNo: "R/1", DocDate: inv["DocDtls"].(map[string]any)["Dt"].(string)}
 
 		got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn, Refresh: true})
 		require.NoError(t, err)
@@ -35,11 +37,20 @@ func TestGetIrnRefreshStoresACancellationMadeElsewhere(t *testing.T) {
 		require.Equal(t, "ACT", got.GetDetails().GetStatus(), "the store has not heard of it")
 		require.False(t, got.GetRefreshed())
 
+		doc, err := e.client.GetIrnByDocument(ctx, byDoc)
+		require.NoError(t, err)
+		require.Equal(t, "ACT", doc.GetDetails().GetStatus())
+
+		byDoc.Refresh = true // by document as by IRN
+		doc, err = e.client.GetIrnByDocument(ctx, byDoc)
+		require.NoError(t, err)
+		require.True(t, doc.GetRefreshed())
+		require.Equal(t, "CNL", doc.GetDetails().GetStatus())
+		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
 		got, err = e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn, Refresh: true})
 		require.NoError(t, err)
 		require.True(t, got.GetRefreshed())
 		require.Equal(t, "CNL", got.GetDetails().GetStatus())
-		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
 
 		calls := e.sb.Stats().CancelCalls
 		cnl, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "1", CnlRem: "again"})

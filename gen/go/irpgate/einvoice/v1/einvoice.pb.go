@@ -2021,8 +2021,10 @@ type GetIrnByDocumentRequest struct {
 	DocType string `protobuf:"bytes,2,opt,name=doc_type,json=docType,proto3" json:"doc_type,omitempty"`
 	DocNo   string `protobuf:"bytes,3,opt,name=doc_no,json=docNo,proto3" json:"doc_no,omitempty"`
 	// dd/MM/yyyy.
-	DocDate       string `protobuf:"bytes,4,opt,name=doc_date,json=docDate,proto3" json:"doc_date,omitempty"`
-	Irp           string `protobuf:"bytes,5,opt,name=irp,proto3" json:"irp,omitempty"`
+	DocDate string `protobuf:"bytes,4,opt,name=doc_date,json=docDate,proto3" json:"doc_date,omitempty"`
+	Irp     string `protobuf:"bytes,5,opt,name=irp,proto3" json:"irp,omitempty"`
+	// As GetIrnRequest.refresh: ask the IRP also when the document is stored.
+	Refresh       bool `protobuf:"varint,6,opt,name=refresh,proto3" json:"refresh,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2092,9 +2094,18 @@ func (x *GetIrnByDocumentRequest) GetIrp() string {
 	return ""
 }
 
+func (x *GetIrnByDocumentRequest) GetRefresh() bool {
+	if x != nil {
+		return x.Refresh
+	}
+	return false
+}
+
 type GetIrnByDocumentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Details       *IrnDetails            `protobuf:"bytes,1,opt,name=details,proto3" json:"details,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Details *IrnDetails            `protobuf:"bytes,1,opt,name=details,proto3" json:"details,omitempty"`
+	// With refresh: whether the IRP answered for the IRN (false past its retention window).
+	Refreshed     bool `protobuf:"varint,2,opt,name=refreshed,proto3" json:"refreshed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2134,6 +2145,13 @@ func (x *GetIrnByDocumentResponse) GetDetails() *IrnDetails {
 		return x.Details
 	}
 	return nil
+}
+
+func (x *GetIrnByDocumentResponse) GetRefreshed() bool {
+	if x != nil {
+		return x.Refreshed
+	}
+	return false
 }
 
 // Exactly one of the three fields: the compact JWS as token, or named as in the IRP's
@@ -3003,15 +3021,17 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\tcancel_by\x18\x0e \x01(\tR\bcancelBy\"m\n" +
 	"\x10ListIrnsResponse\x121\n" +
 	"\x04irns\x18\x01 \x03(\v2\x1d.irpgate.einvoice.v1.IrnEntryR\x04irns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa8\x01\n" +
 	"\x17GetIrnByDocumentRequest\x12\x14\n" +
 	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x19\n" +
 	"\bdoc_type\x18\x02 \x01(\tR\adocType\x12\x15\n" +
 	"\x06doc_no\x18\x03 \x01(\tR\x05docNo\x12\x19\n" +
 	"\bdoc_date\x18\x04 \x01(\tR\adocDate\x12\x10\n" +
-	"\x03irp\x18\x05 \x01(\tR\x03irp\"U\n" +
+	"\x03irp\x18\x05 \x01(\tR\x03irp\x12\x18\n" +
+	"\arefresh\x18\x06 \x01(\bR\arefresh\"s\n" +
 	"\x18GetIrnByDocumentResponse\x129\n" +
-	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\"\x80\x01\n" +
+	"\adetails\x18\x01 \x01(\v2\x1f.irpgate.einvoice.v1.IrnDetailsR\adetails\x12\x1c\n" +
+	"\trefreshed\x18\x02 \x01(\bR\trefreshed\"\x80\x01\n" +
 	"\x1bVerifySignedDocumentRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12%\n" +
 	"\x0esigned_invoice\x18\x02 \x01(\tR\rSignedInvoice\x12$\n" +
