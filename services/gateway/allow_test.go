@@ -39,7 +39,7 @@ func TestQueryViolations(t *testing.T) {
 		{"GET", "/v1/einvoice/irn/" + irn + "?gstin=29AWGPV7107B1Z1&irp=NIC1", nil},
 		{"GET", "/v1/einvoice/irn/" + irn + "?gstn=29AWGPV7107B1Z1", []fieldViolation{{
 			"gstn", "UNKNOWN_FIELD",
-			"gstn is not a query parameter of GET /v1/einvoice/irn/{irn} (it takes gstin, irp)",
+			"gstn is not a query parameter of GET /v1/einvoice/irn/{irn} (it takes gstin, irp, refresh)",
 		}}},
 		{"POST", "/v1/einvoice/irn?largeTaxpayer=maybe", []fieldViolation{{
 			"largeTaxpayer", "INVALID_TYPE",
