@@ -86,16 +86,16 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return res, db.end(span, err)
 }
 
-// statementContext is the context one statement outside a transaction runs on. On
-// SQLite it is ctx without its cancellation and deadline: the driver (and database/sql,
-// for a row) would watch them with a goroutine per statement, about 6 µs of a
-// registration's two statements each (BenchmarkStoreRegistration), while such a
-// statement cannot outlast them by much: it waits at most busy_timeout for the write
-// lock and otherwise runs in microseconds. A context already done still stops the
-// statement before it starts, and the wait for the write connection ends with ctx
-// (enterWrite). PostgreSQL keeps ctx: a statement there can wait on
-// another transaction's row lock for as long as that transaction lives. QueryContext
-// keeps ctx everywhere, since reading its rows takes as long as the caller makes it.
+// statementContext is the context a statement of ExecContext runs on. On SQLite it is
+// ctx without its cancellation and deadline: the driver would watch them with a goroutine
+// per statement, about 6 µs of a registration's two statements each
+// (BenchmarkStoreRegistration), while such a statement cannot outlast them by much: it
+// waits at most busy_timeout for the write lock and otherwise runs in microseconds. A
+// context already done still stops the statement before it starts, and the wait for the
+// write connection ends with ctx (enterWrite). PostgreSQL keeps ctx: a statement there can
+// wait on another transaction's row lock for as long as that transaction lives.
+// QueryContext and QueryRowContext keep ctx everywhere: reading rows takes as long as the
+// caller makes it, so a read may wait for a connection that long.
 func (db *DB) statementContext(ctx context.Context) (context.Context, error) {
 	if db.dialect != SQLite {
 		return ctx, nil
@@ -158,16 +158,11 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *Row {
 	ctx, span := db.start(ctx, spanQueryRow, query)
 	defer span.End()
+	// A row keeps ctx, unlike ExecContext's statement: its wait for a connection (the write
+	// connection, which a row holds until Scan, past any gate; or one of the read pool's,
+	// which readers still reading hold) must end with the caller's deadline.
 	pool := db.poolFor(query)
-	if pool != db.write {
-		// A row on the write connection holds it until Scan, past any gate: its wait
-		// for the connection keeps ctx instead.
-		var err error
-		if ctx, err = db.statementContext(ctx); err != nil {
-			_ = db.end(span, err)
-			return &Row{err: err}
-		}
-	} else if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		_ = db.end(span, err)
 		return &Row{err: err}
 	}

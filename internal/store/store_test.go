@@ -150,6 +150,38 @@ func TestWriteWaitEndsWithTheCallersDeadline(t *testing.T) {
 	require.Equal(t, 1, countInvoices(t, db), "only the transaction's row")
 }
 
+// A read waiting for one of SQLite's read connections, all held by readers that have not
+// finished, gives up when its caller's deadline passes.
+func TestReadWaitEndsWithTheCallersDeadline(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	withInvoices(t, db)
+	_, err := db.ExecContext(t.Context(), `INSERT INTO invoices (gstin, doc_no) VALUES ($1, $2)`, "29AAACI1681G1ZS", "INV/1")
+	require.NoError(t, err)
+	// Readers that stop half-way hold their connections: every one of the read pool's.
+	for range 8 {
+		rows, err := db.QueryContext(t.Context(), `SELECT doc_no FROM invoices`)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rows.Close() })
+		require.True(t, rows.Next())
+		require.NoError(t, rows.Err())
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	readDone := make(chan error, 1)
+	go func() {
+		var n int
+		readDone <- db.QueryRowContext(ctx, `SELECT COUNT(*) FROM invoices`).Scan(&n)
+	}()
+	select {
+	case err := <-readDone:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read still waited for a connection 10 s after its 50 ms deadline")
+	}
+}
+
 func TestInTx(t *testing.T) {
 	t.Parallel()
 	errRefused := errors.New("refused")
