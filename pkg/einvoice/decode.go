@@ -30,6 +30,11 @@ const maxDepth = 10000 // encoding/json's nesting limit, so both sides reject th
 func decodeInvoice(data []byte, r *report) *Invoice {
 	inv := &Invoice{}
 	d := &decoder{data: data, r: r}
+	if bytes.HasPrefix(data, utf8BOM) {
+		// Windows tools write one; RFC 8259 §8.1 lets a parser ignore it. Positions in
+		// errors stay those of data.
+		d.pos = len(utf8BOM)
+	}
 	d.skipWS()
 	if d.pos >= len(d.data) {
 		d.syntax("the document is empty")
@@ -47,7 +52,7 @@ func decodeInvoice(data []byte, r *report) *Invoice {
 	}
 	d.skipWS()
 	if d.pos < len(d.data) {
-		d.syntax(fmt.Sprintf("unexpected %q after the document", d.data[d.pos]))
+		d.syntax("unexpected " + byteName(d.data[d.pos]) + " after the document")
 	}
 	return inv
 }
@@ -617,8 +622,24 @@ func (d *decoder) skipValue() bool {
 		_, ok := d.number()
 		return ok
 	}
-	d.syntax(fmt.Sprintf("unexpected %q", d.data[d.pos]))
+	d.syntax("unexpected " + byteName(d.data[d.pos]))
 	return false
+}
+
+// utf8BOM is the byte order mark some tools put before UTF-8 text.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// TrimBOM returns data without a leading UTF-8 byte order mark, which Decode and Check
+// ignore: what is stored or sent on should not carry one either.
+func TrimBOM(data []byte) []byte { return bytes.TrimPrefix(data, utf8BOM) }
+
+// byteName names a byte for a syntax error: a printable ASCII character quoted, anything
+// else (the start of a UTF-8 sequence where JSON wants a value, say) in hex.
+func byteName(b byte) string {
+	if b >= 0x20 && b < 0x7F {
+		return strconv.QuoteRune(rune(b))
+	}
+	return fmt.Sprintf("byte 0x%02X", b)
 }
 
 func bytesTrimLeft(b []byte, cut string) []byte {

@@ -240,6 +240,27 @@ func TestKeysAnyCasing(t *testing.T) {
 	require.Len(t, inv.ItemList, 1)
 }
 
+// A UTF-8 byte order mark before the document, which Windows tools write, is ignored
+// (RFC 8259 §8.1 allows it), and the document reads the same as without it; a stray
+// non-ASCII byte where a value belongs is named in hex, not as a Latin-1 character.
+func TestByteOrderMarkIgnored(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/b2b_minimal_inv.json")
+	require.NoError(t, err)
+	withBOM := append([]byte{0xEF, 0xBB, 0xBF}, data...)
+	inv, err := Check(withBOM, testOpts)
+	require.NoError(t, err)
+	plain, err := Check(data, testOpts)
+	require.NoError(t, err)
+	require.Equal(t, plain.Digest(), inv.Digest())
+	require.Equal(t, data, TrimBOM(withBOM))
+	require.Equal(t, data, TrimBOM(data))
+
+	_, err = Check([]byte("{\"Version\": \xc3\xa9}"), testOpts)
+	require.ErrorContains(t, err, "unexpected byte 0xC3")
+	_, err = Check(append([]byte{0xEF, 0xBB, 0xBF}, `{"Version": x}`...), testOpts)
+	require.ErrorContains(t, err, "at byte 15: unexpected 'x'", "positions count the mark")
+}
+
 // TestDuplicateFieldsRefused: a field given twice (in any casing) is refused, whichever value
 // comes first, and the rest of the document is still checked. A reader that kept the other value
 // (as the IRP's may) would register a document we never validated.

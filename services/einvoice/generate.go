@@ -46,7 +46,7 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 		return nil, invalidRequest("Idempotency-Key", doc.ReasonInvalidLength,
 			fmt.Sprintf("Idempotency-Key must be at most %d characters, not %d (a UUID is 36)", MaxIdempotencyKeyLen, n))
 	}
-	body := req.GetInvoice()
+	body := doc.TrimBOM(req.GetInvoice()) // stored and sent on without it
 	inv, err := s.check(ctx, body, req.GetLargeTaxpayer())
 	if err != nil {
 		return nil, err

@@ -708,3 +708,17 @@ func TestConcurrentRequestsForOneDocumentMakeOneIRPCall(t *testing.T) {
 	require.Len(t, seen, 1)
 	require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
 }
+
+// A document sent with a UTF-8 byte order mark is registered, and stored (and sent to the
+// IRP) without the mark.
+func TestByteOrderMarkIsDropped(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := setup(t, db)
+	body := append([]byte{0xEF, 0xBB, 0xBF}, docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))...)
+	res, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: body})
+	require.NoError(t, err)
+	var stored string
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT request_json FROM einvoice_documents WHERE irn = $1`,
+		res.GetDetails().GetIrn()).Scan(&stored))
+	require.Equal(t, string(body[3:]), stored)
+}
