@@ -285,7 +285,7 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 			DB: db, IRP: irp.WithSessions(src), Certificates: certs, DefaultIRP: s.cfg.DefaultIRP,
 			AcceptSandboxGSTINs: s.cfg.AcceptTestGSTIN || (d.sandbox != nil && s.cfg.IRPURLs == ""),
 			Logger:              s.log.With("role", RoleEInvoice), TracerProvider: s.tel.Tracer, MeterProvider: s.tel.Meter,
-			IdempotencyTTL: s.cfg.IdempotencyTTL,
+			IdempotencyTTL: s.cfg.IdempotencyTTL, Failover: s.cfg.IRPFailover,
 		})
 		if err != nil {
 			return fmt.Errorf("einvoice: %w", err)

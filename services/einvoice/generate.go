@@ -56,6 +56,9 @@ func (s *Service) GenerateIrn(ctx context.Context, req *einvoicev1.GenerateIrnRe
 	if bad != nil {
 		return nil, refuse(bad)
 	}
+	if req.GetIrp() == "" {
+		irp = s.startIRP(irp)
+	}
 
 	// The same document always gives the same digest, however its JSON is spaced or ordered
 	// (Invoice.Digest reads what was decoded). The IRP gets the body as sent.
@@ -174,12 +177,13 @@ func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnReque
 		}
 	}
 
-	replayed, fresh, err := s.register(ctx, inv, body, irp, existing == nil)
+	replayed, fresh, usedIRP, err := s.register(ctx, inv, body, irp, existing == nil, req.GetIrp() != "")
 	if err != nil {
 		return nil, err
 	}
 	if fresh != nil {
 		// This call's own registration, stored as rec plus the answer: no need to read it back.
+		rec.IRP = usedIRP
 		rec.setAnswer(fresh, stateActive, "")
 		return &einvoicev1.GenerateIrnResponse{Details: detailsOf(rec)}, nil
 	}
@@ -212,8 +216,9 @@ func (f finalError) Error() string { return f.err.Error() }
 // The loop is bounded by MaxAttempts and by ctx. claimed says this call wrote the pending
 // row, so no earlier request can have sent the document: when this one gives up without
 // sending it either (no IRP session, the IRP unreachable), the row is marked FAILED, free
-// to send again, instead of waiting to be settled.
-func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string, claimed bool) (adopted bool, fresh *irpclient.IRNDetails, err error) {
+// to send again, instead of waiting to be settled. Such a document also goes to the other
+// NIC IRP when its own cannot be reached (failover), unless the request pinned its IRP.
+func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string, claimed, pinned bool) (adopted bool, fresh *irpclient.IRNDetails, usedIRP string, err error) {
 	ctx, span := s.tracer.Start(ctx, "einvoice.register")
 	defer func() {
 		if err != nil {
@@ -225,6 +230,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	seller := inv.SellerGSTIN()
 	synced := false
 	sent := false // a send of this call may have registered the document
+	misses := 0   // attempts in a row that did not reach irp
 	var lastErr error
 	for attempt := 0; attempt < s.cfg.MaxAttempts; attempt++ {
 		if attempt > 0 {
@@ -235,22 +241,23 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 		span.SetAttributes(attribute.Int("einvoice.attempts", attempt+1))
 		det, err := s.irp.GenerateIRN(ctx, seller, body, irpclient.WithIRP(irp))
 		if err == nil {
+			s.health.markUp(irp)
 			// The IRP has registered it: the answer is stored even if the caller has gone.
 			pctx, cancel := persistContext(ctx)
 			defer cancel()
 			if verr := s.verifyDetails(det); verr != nil {
 				// The registration is real whatever its signature: keep it, never send again.
 				if err := s.docs.completeUnverified(pctx, k, det, verr); err != nil {
-					return false, nil, s.registeredNotStored(ctx, k, det, err)
+					return false, nil, irp, s.registeredNotStored(ctx, k, det, err)
 				}
 				s.log.WarnContext(ctx, "the IRP's signed answer did not verify; the registration is stored unverified",
 					"irn", det.Irn, "ack_no", det.AckNo, "error", verr.Error())
-				return false, nil, signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)
+				return false, nil, irp, signatureInvalid(det.Irn, det.AckNo, det.AckDt, irp, verr)
 			}
 			if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
-				return false, nil, s.registeredNotStored(ctx, k, det, err)
+				return false, nil, irp, s.registeredNotStored(ctx, k, det, err)
 			}
-			return false, det, nil
+			return false, det, irp, nil
 		}
 		if dup, ok := irpclient.DuplicateIRN(err); ok {
 			irn := inv.IRN()
@@ -261,10 +268,10 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			err := s.reconcile(ctx, inv, irn, dup, irp)
 			var fe finalError
 			if errors.As(err, &fe) {
-				return false, nil, fe.err
+				return false, nil, irp, fe.err
 			}
 			if err == nil {
-				return !sent, nil, nil
+				return !sent, nil, irp, nil
 			}
 			lastErr = err
 			continue
@@ -282,11 +289,26 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 				}
 			}
 			_ = s.docs.fail(ctx, k, strings.Join(ie.Codes(), ","))
-			return false, nil, irpRefused(ie)
+			return false, nil, irp, irpRefused(ie)
 		}
 		sent = sent || irpclient.IsOutcomeUnknown(err)
 		if ctx.Err() != nil {
 			break
+		}
+		switch {
+		case !unreached(err):
+			misses = 0
+		case irpclient.IsTransport(err):
+			misses++
+		default: // no session: auth could not reach the IRP, after its own retries
+			misses = failoverAfter
+		}
+		if claimed && !sent && !pinned && misses >= failoverAfter {
+			if other := s.failover(ctx, k, irp); other != "" {
+				span.AddEvent("irp failover", trace.WithAttributes(attribute.String("from", irp), attribute.String("to", other)))
+				irp, misses, lastErr = other, 0, err
+				continue
+			}
 		}
 		if irpclient.IsOutcomeUnknown(err) || irpclient.IsTransport(err) {
 			s.log.DebugContext(ctx, "IRP answer not known; sending the document again",
@@ -295,7 +317,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			continue
 		}
 		s.failUnsent(ctx, k, claimed && !sent, err)
-		return false, nil, irpFailure(ctx, err)
+		return false, nil, irp, irpFailure(ctx, err)
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()
@@ -303,7 +325,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	if claimed && !sent && lastErr != nil {
 		// Never sent (the IRP unreachable throughout): nothing to settle.
 		s.failUnsent(ctx, k, true, lastErr)
-		return false, nil, irpFailure(ctx, lastErr)
+		return false, nil, irp, irpFailure(ctx, lastErr)
 	}
 	s.log.WarnContext(ctx, "IRP outcome still unknown after retries; the document stays pending",
 		"irn", inv.IRN(), "error", fmt.Sprint(lastErr))
@@ -311,9 +333,9 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 		s.unsettled.add(unsettledDoc{key: k}) // SettlePending asks the IRP about it later
 	}
 	if ctx.Err() != nil {
-		return false, nil, irpFailure(ctx, ctx.Err())
+		return false, nil, irp, irpFailure(ctx, ctx.Err())
 	}
-	return false, nil, platform.Status(grpccodes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
+	return false, nil, irp, platform.Status(grpccodes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
 		"the IRP's answer is not known yet; send the same document again to finish", map[string]string{"irn": inv.IRN()}).Err()
 }
 

@@ -3,6 +3,7 @@ package einvoice
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -237,6 +238,20 @@ func (d *documents) fail(ctx context.Context, k doc.DocKey, cause string) error 
 		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $8`,
 		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, stateFailed, cause, d.stamp(), statePending)
 	return err
+}
+
+// moveIRP names irp as the IRP of a PENDING document that has reached none yet.
+func (d *documents) moveIRP(ctx context.Context, k doc.DocKey, irp string) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irp = $5, updated_at = $6
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $7`,
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, irp, d.stamp(), statePending)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(errNotMoved, err)
+	}
+	return nil
 }
 
 // upsertRegistered stores a registration read from the IRP (Get by IRN / by document,

@@ -45,6 +45,10 @@ type Config struct {
 	// documents settled); nil means the global provider.
 	MeterProvider metric.MeterProvider
 
+	// Failover sends a document that names no IRP to the other NIC IRP when its own cannot
+	// be reached (failover.go); it needs both NIC1 and NIC2 configured on IRP.
+	Failover bool
+
 	// MaxAttempts bounds the sends of one document inside GenerateIrn when answers get lost;
 	// 0 means 12. RetryBaseDelay (0 means 100ms) doubles per attempt up to RetryMaxDelay
 	// (0 means 2 s).
@@ -78,6 +82,9 @@ type Service struct {
 	// unsettled are the documents whose IRP outcome GenerateIrn left unknown.
 	unsettled unsettled
 	settled   metric.Int64Counter // documents SettlePending settled
+	// health says which IRPs were found unreachable lately (failover).
+	health    irpHealth
+	failovers metric.Int64Counter // documents moved to the other NIC IRP
 }
 
 var _ einvoicev1.EInvoiceServiceServer = (*Service)(nil)
@@ -162,6 +169,10 @@ func (s *Service) initMetrics() error {
 	var err error
 	if s.settled, err = m.Int64Counter("einvoice.settled_documents", metric.WithUnit("{document}"),
 		metric.WithDescription("Documents whose IRP outcome was unknown and that the background settling has since settled (stored as registered or cancelled, or marked failed).")); err != nil {
+		return fmt.Errorf("einvoice: metrics: %w", err)
+	}
+	if s.failovers, err = m.Int64Counter("einvoice.irp_failovers", metric.WithUnit("{document}"),
+		metric.WithDescription("Documents sent to the other NIC IRP because their own could not be reached.")); err != nil {
 		return fmt.Errorf("einvoice: metrics: %w", err)
 	}
 	_, err = m.Int64ObservableGauge("einvoice.unsettled_documents", metric.WithUnit("{document}"),

@@ -1,0 +1,110 @@
+package einvoice
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	errorsv1 "github.com/irpgate/irpgate/gen/go/irpgate/errors/v1"
+	"github.com/irpgate/irpgate/internal/platform"
+	doc "github.com/irpgate/irpgate/pkg/einvoice"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+)
+
+// Failover between NIC's two IRPs (docs/decisions.md §11). A document that this request
+// claimed and that no attempt can have reached goes to the other NIC IRP once its own has
+// been unreachable twice in a row, and for failoverFor after that new documents start on
+// the other one. A document that may have reached an IRP stays there: the two replicate
+// their registries with a lag, so sending it to the other could register it twice.
+
+// failoverAfter is how many attempts in a row must fail to reach an IRP before a document
+// goes to the other.
+const failoverAfter = 2
+
+// failoverFor is how long new documents avoid an IRP found unreachable.
+const failoverFor = 30 * time.Second
+
+// irpHealth remembers until when each IRP counts as unreachable.
+type irpHealth struct {
+	mu   sync.Mutex
+	down map[string]time.Time
+}
+
+func (h *irpHealth) markDown(irp string, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.down == nil {
+		h.down = map[string]time.Time{}
+	}
+	h.down[irp] = until
+}
+
+func (h *irpHealth) markUp(irp string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.down, irp)
+}
+
+func (h *irpHealth) isDown(irp string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return now.Before(h.down[irp])
+}
+
+// otherIRP is the NIC IRP that is not irp, when failover is on and both are configured.
+func (s *Service) otherIRP(irp string) string {
+	if !s.cfg.Failover {
+		return ""
+	}
+	other := map[string]string{irpclient.NIC1: irpclient.NIC2, irpclient.NIC2: irpclient.NIC1}[irp]
+	for _, known := range s.irp.IRPs() {
+		if other != "" && known == other {
+			return other
+		}
+	}
+	return ""
+}
+
+// startIRP is the IRP a new document that names none starts on: the default, unless it
+// was found unreachable lately and the other NIC IRP was not.
+func (s *Service) startIRP(irp string) string {
+	now := s.now()
+	if other := s.otherIRP(irp); other != "" && s.health.isDown(irp, now) && !s.health.isDown(other, now) {
+		return other
+	}
+	return irp
+}
+
+// unreached reports whether err says the document did not reach the IRP: the connection
+// failed before the request was written, or no session could be had because the IRP did
+// not answer its authentication.
+func unreached(err error) bool {
+	if irpclient.IsTransport(err) && !irpclient.IsOutcomeUnknown(err) {
+		return true
+	}
+	return platform.ReasonOf(err) == errorsv1.ErrorReason_ERROR_REASON_IRP_UNAVAILABLE
+}
+
+// failover moves a claimed document that never reached irp to the other NIC IRP: the row
+// names the new IRP before anything is sent there, so a lost answer is settled with the
+// right one. It returns the new IRP, or "" when there is none to move to.
+func (s *Service) failover(ctx context.Context, k doc.DocKey, irp string) string {
+	other := s.otherIRP(irp)
+	if other == "" || s.health.isDown(other, s.now()) {
+		return ""
+	}
+	s.health.markDown(irp, s.now().Add(failoverFor))
+	pctx, cancel := persistContext(ctx)
+	defer cancel()
+	if err := s.docs.moveIRP(pctx, k, other); err != nil {
+		s.log.WarnContext(ctx, "could not move a document to the other IRP; it stays on its own", "irp", irp, "error", err.Error())
+		return ""
+	}
+	s.failovers.Add(ctx, 1)
+	s.log.WarnContext(ctx, "IRP unreachable; the document goes to the other NIC IRP", "from", irp, "to", other)
+	return other
+}
+
+// errNotMoved is moveIRP's answer when the row is no longer PENDING.
+var errNotMoved = errors.New("einvoice: the document is no longer pending")

@@ -1,0 +1,163 @@
+package einvoice_test
+
+import (
+	"crypto/rsa"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
+	"github.com/irpgate/irpgate/internal/store"
+	"github.com/irpgate/irpgate/internal/store/storetest"
+	"github.com/irpgate/irpgate/pkg/irpclient"
+	"github.com/irpgate/irpgate/services/einvoice"
+	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
+)
+
+// deadURL is an http:// address on 127.0.0.1 where nothing listens: connections are
+// refused before anything is sent.
+func deadURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return "http://" + addr
+}
+
+// failoverEnv is einvoice with failover on, NIC1 at nic1 (unreachable when nil) and NIC2
+// the sandbox.
+func failoverEnv(t *testing.T, db *store.DB, nic1 func(sandboxURL string) string) (*env, einvoicev1.EInvoiceServiceClient, func() int64) {
+	t.Helper()
+	sb := sandboxtest.Start(t)
+	nic1URL := deadURL(t)
+	if nic1 != nil {
+		nic1URL = nic1(sb.URL)
+	}
+	c, err := irpclient.New(irpclient.Config{
+		BaseURLs:       map[string]string{irpclient.NIC1: nic1URL, irpclient.NIC2: sb.NIC2URL},
+		DefaultIRP:     irpclient.NIC1,
+		PublicKeys:     map[string]*rsa.PublicKey{irpclient.NIC1: sb.PublicKey(), irpclient.NIC2: sb.PublicKey()},
+		RetryBaseDelay: time.Millisecond,
+		RetryMaxDelay:  5 * time.Millisecond,
+		Timeout:        20 * time.Second,
+	})
+	require.NoError(t, err)
+	e := &env{sb: sb, irp: c.WithSessions(irpclient.NewLocalSessions(c, sb.Credentials(), irpclient.WithClock(sb.Clock.Now))), db: db}
+	reader := sdkmetric.NewManualReader()
+	_, client := e.service(t, func(c *einvoice.Config) {
+		c.Failover = true
+		c.MaxAttempts = 4
+		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	})
+	failovers := func() int64 {
+		var rm metricdata.ResourceMetrics
+		require.NoError(t, reader.Collect(t.Context(), &rm))
+		var n int64
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name == "einvoice.irp_failovers" {
+					for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+						n += p.Value
+					}
+				}
+			}
+		}
+		return n
+	}
+	return e, client, failovers
+}
+
+func storedIRP(t *testing.T, db *store.DB, irn string) string {
+	t.Helper()
+	var irp string
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT irp FROM einvoice_documents WHERE irn = $1`, irn).Scan(&irp))
+	return irp
+}
+
+// With NIC1 unreachable, a document that names no IRP is registered on NIC2, stored as
+// NIC2's; the next one starts on NIC2 without trying NIC1 first.
+func TestFailoverToTheOtherNICIRP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, client, failovers := failoverEnv(t, db, nil)
+		ctx := t.Context()
+		for i, want := range []int64{1, 1} {
+			res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+			require.NoError(t, err, "document %d", i)
+			require.Equal(t, irpclient.NIC2, res.GetDetails().GetIrp())
+			require.Equal(t, irpclient.NIC2, storedIRP(t, db, res.GetDetails().GetIrn()))
+			require.Equal(t, "ACTIVE", readRow(t, db, res.GetDetails().GetIrn()).State)
+			require.Equal(t, want, failovers(), "document %d: only the first had to be moved", i)
+		}
+		require.Len(t, e.sb.Registered(), 2)
+	})
+}
+
+// A request that names its IRP stays on it: NIC1 unreachable is an error, and the
+// document, never sent, may be sent again.
+func TestNoFailoverForAPinnedIRP(t *testing.T) {
+	db := storetest.SQLite(t)
+	e, client, failovers := failoverEnv(t, db, nil)
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1)), Irp: "NIC1"})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	require.Empty(t, e.sb.Registered())
+	require.Zero(t, failovers())
+	var state string
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT state FROM einvoice_documents`).Scan(&state))
+	require.Equal(t, "FAILED", state)
+}
+
+// A document that may have reached NIC1 (its answer was lost) stays on NIC1 when NIC1 then
+// stops answering: the IRPs replicate with a lag, and NIC2 could register it a second
+// time. Its outcome is left to the settling, as without failover.
+func TestNoFailoverOnceTheDocumentMayHaveArrived(t *testing.T) {
+	db := storetest.SQLite(t)
+	e, client, failovers := failoverEnv(t, db, func(sandboxURL string) string { return nic1DownAfterGenerate(t, sandboxURL) })
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	info, _ := errorInfo(t, err)
+	require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason())
+	regs := e.sb.Registered()
+	require.Len(t, regs, 1, "NIC1 registered it; its answer was lost")
+	require.Zero(t, failovers())
+	require.Equal(t, irpclient.NIC1, storedIRP(t, db, regs[0].Irn))
+	require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
+}
+
+// nic1DownAfterGenerate fronts the sandbox as NIC1: calls pass through until the first
+// generate, which reaches the sandbox (it registers the document) but whose answer is
+// dropped; from then on nothing listens, so every later call is refused.
+func nic1DownAfterGenerate(t *testing.T, sandboxURL string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	target, err := url.Parse(sandboxURL)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	srv.SetKeepAlivesEnabled(false) // a new connection per call: refused once l is closed
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/eicore/v1.03/Invoice" {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(httptest.NewRecorder(), r)
+		_ = l.Close()
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	})
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + l.Addr().String()
+}
