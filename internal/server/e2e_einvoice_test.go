@@ -142,12 +142,21 @@ func startE2ETarget(t testing.TB, target, databaseURL string, exp *tracetest.InM
 // startE2EIn is startE2ETarget on the data directory dataDir.
 func startE2EIn(t testing.TB, dataDir, target, databaseURL string, exp *tracetest.InMemoryExporter) *e2e {
 	t.Helper()
+	return startE2EConfig(t, dataDir, target, databaseURL, exp, nil)
+}
+
+// startE2EConfig is startE2EIn with the server's configuration changed by edit (if not nil).
+func startE2EConfig(t testing.TB, dataDir, target, databaseURL string, exp *tracetest.InMemoryExporter, edit func(*server.Config)) *e2e {
+	t.Helper()
 	cfg := server.Defaults()
 	cfg.Target = target
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.SandboxAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = dataDir
 	cfg.DatabaseURL = databaseURL
 	cfg.AdminKey = e2eAdminKey
+	if edit != nil {
+		edit(&cfg)
+	}
 	opts := server.Options{LogOutput: io.Discard}
 	if exp != nil {
 		opts.SpanExporter = exp
