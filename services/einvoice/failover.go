@@ -77,8 +77,9 @@ func (s *Service) startIRP(irp string) string {
 }
 
 // unreached reports whether err says the document did not reach the IRP: the connection
-// failed before the request was written, or no session could be had because the IRP did
-// not answer its authentication.
+// failed before the request was written, the IRP turned it away unread (a 4xx without NIC's
+// envelope: irpclient marks every other failure after sending an unknown outcome), or no
+// session could be had because the IRP did not answer its authentication.
 func unreached(err error) bool {
 	if irpclient.IsTransport(err) && !irpclient.IsOutcomeUnknown(err) {
 		return true
