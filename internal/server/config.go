@@ -35,7 +35,7 @@ type Config struct {
 	GstinAddr       string        `flag:"gstin-addr" usage:"address of the gstin service (this process when empty)"`
 	IRPURLs         string        `flag:"irp-urls" usage:"IRP base URLs as NAME=URL,...; the built-in sandbox when empty"`
 	DefaultIRP      string        `flag:"default-irp" usage:"IRP used when a request names none"`
-	IRPFailover     bool          `flag:"irp-failover" usage:"send a document that names no IRP to the other NIC IRP when its own cannot be reached (needs NIC1 and NIC2)"`
+	IRPFailover     bool          `flag:"irp-failover" usage:"send a document that names no IRP to the other NIC IRP when its own cannot be reached, and a cancellation there criss-cross (needs NIC1 and NIC2)"`
 	IRPKeyFile      string        `flag:"irp-public-key-file" usage:"PEM of the IRP's auth encryption key; the sandbox's when empty"`
 	IRPCertFile     string        `flag:"irp-cert-file" usage:"PEM certificates that sign SignedInvoice/SignedQRCode; the sandbox's when empty"`
 	MasterKeyFile   string        `flag:"master-key-file" usage:"file holding the master key that encrypts stored secrets; made in the data directory when empty"`

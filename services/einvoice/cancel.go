@@ -130,15 +130,20 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 }
 
 // cancelAtIRP sends the cancellation until its outcome is known. A 9999 after a lost answer
-// is this call's own cancellation; a 9999 on the first answer is someone else's.
+// is this call's own cancellation; a 9999 on the first answer is someone else's. When the
+// IRN's IRP cannot be reached and no attempt can have reached it, the cancellation goes
+// to the other NIC IRP criss-cross (failover).
 func (s *Service) cancelAtIRP(ctx context.Context, rec *record, req irpclient.CancelIRNRequest) (cancelDate string, already bool, err error) {
 	sent := false
+	misses := 0
+	via := []irpclient.CallOption{irpclient.WithIRP(rec.IRP)}
+	crossed := false
 	var lastErr error
 	for attempt := 0; attempt < s.cfg.MaxAttempts; attempt++ {
 		if attempt > 0 && s.sleep(ctx, attempt) != nil {
 			break
 		}
-		res, err := s.irp.CancelIRN(ctx, rec.Key.SellerGSTIN, req, irpclient.WithIRP(rec.IRP))
+		res, err := s.irp.CancelIRN(ctx, rec.Key.SellerGSTIN, req, via...)
 		if err == nil {
 			date := res.CancelDate
 			if date == "" {
@@ -163,6 +168,13 @@ func (s *Service) cancelAtIRP(ctx context.Context, rec *record, req irpclient.Ca
 		sent = sent || irpclient.IsOutcomeUnknown(err)
 		if ctx.Err() != nil {
 			break
+		}
+		if misses = countMiss(misses, err); !sent && !crossed && misses >= failoverAfter {
+			if other := s.crossIRP(ctx, rec); other != "" {
+				via = []irpclient.CallOption{irpclient.WithIRP(other), irpclient.WithCrissCross(rec.IRP)}
+				crossed, misses, lastErr = true, 0, err
+				continue
+			}
 		}
 		if irpclient.IsOutcomeUnknown(err) || irpclient.IsTransport(err) {
 			lastErr = err

@@ -87,6 +87,34 @@ func unreached(err error) bool {
 	return platform.ReasonOf(err) == errorsv1.ErrorReason_ERROR_REASON_IRP_UNAVAILABLE
 }
 
+// countMiss is misses after an attempt that failed with err: one more when the attempt did
+// not reach the IRP, enough to fail over when auth could not open a session there (it has
+// retried already), none when the IRP may have seen it.
+func countMiss(misses int, err error) int {
+	switch {
+	case !unreached(err):
+		return 0
+	case irpclient.IsTransport(err):
+		return misses + 1
+	default:
+		return failoverAfter
+	}
+}
+
+// crossIRP is the IRP a call about rec's IRN goes to instead of rec's own, which could not
+// be reached: the other NIC IRP, asked "criss-cross" (its irp header naming rec's IRP), as
+// NIC lets either IRP act on the other's IRNs. "" when there is none.
+func (s *Service) crossIRP(ctx context.Context, rec *record) string {
+	other := s.otherIRP(rec.IRP)
+	if other == "" || s.health.isDown(other, s.now()) {
+		return ""
+	}
+	s.health.markDown(rec.IRP, s.now().Add(failoverFor))
+	s.failovers.Add(ctx, 1)
+	s.log.WarnContext(ctx, "IRP unreachable; asking the other NIC IRP criss-cross", "irn", rec.IRN, "from", rec.IRP, "to", other)
+	return other
+}
+
 // failover moves a claimed document that never reached irp to the other NIC IRP: the row
 // names the new IRP before anything is sent there, so a lost answer is settled with the
 // right one. It returns the new IRP, or "" when there is none to move to.

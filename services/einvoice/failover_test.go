@@ -161,3 +161,30 @@ func nic1DownAfterGenerate(t *testing.T, sandboxURL string) string {
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + l.Addr().String()
 }
+
+// A cancellation whose IRN's IRP (NIC1) has gone down goes to NIC2 criss-cross, naming
+// NIC1 in the irp header, and is stored as any other.
+func TestCancelFailsOverCrissCross(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var nic1 storetest.Outage
+		e, client, failovers := failoverEnv(t, db, func(sandboxURL string) string {
+			u, o := storetest.ThroughProxy(t, sandboxURL)
+			nic1 = o
+			return u
+		})
+		ctx := t.Context()
+		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.NoError(t, err)
+		irn := res.GetDetails().GetIrn()
+		require.Equal(t, irpclient.NIC1, res.GetDetails().GetIrp())
+
+		nic1.Start()
+		cnl, err := client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "wrong rate"})
+		require.NoError(t, err)
+		require.False(t, cnl.GetAlreadyCancelled())
+		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
+		require.Equal(t, int64(1), failovers())
+		require.Equal(t, int64(1), e.sb.Stats().CancelCalls, "one cancellation reached the IRP: NIC2's")
+		require.Equal(t, irpclient.NIC1, storedIRP(t, db, irn), "the IRN stays NIC1's")
+	})
+}

@@ -295,14 +295,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 		if ctx.Err() != nil {
 			break
 		}
-		switch {
-		case !unreached(err):
-			misses = 0
-		case irpclient.IsTransport(err):
-			misses++
-		default: // no session: auth could not reach the IRP, after its own retries
-			misses = failoverAfter
-		}
+		misses = countMiss(misses, err)
 		if claimed && !sent && !pinned && misses >= failoverAfter {
 			if other := s.failover(ctx, k, irp); other != "" {
 				span.AddEvent("irp failover", trace.WithAttributes(attribute.String("from", irp), attribute.String("to", other)))

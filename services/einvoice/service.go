@@ -46,7 +46,8 @@ type Config struct {
 	MeterProvider metric.MeterProvider
 
 	// Failover sends a document that names no IRP to the other NIC IRP when its own cannot
-	// be reached (failover.go); it needs both NIC1 and NIC2 configured on IRP.
+	// be reached, and a cancellation there criss-cross (failover.go); it needs both NIC1 and
+	// NIC2 configured on IRP.
 	Failover bool
 
 	// MaxAttempts bounds the sends of one document inside GenerateIrn when answers get lost;
@@ -172,7 +173,7 @@ func (s *Service) initMetrics() error {
 		return fmt.Errorf("einvoice: metrics: %w", err)
 	}
 	if s.failovers, err = m.Int64Counter("einvoice.irp_failovers", metric.WithUnit("{document}"),
-		metric.WithDescription("Documents sent to the other NIC IRP because their own could not be reached.")); err != nil {
+		metric.WithDescription("Documents (and cancellations) sent to the other NIC IRP because their own could not be reached.")); err != nil {
 		return fmt.Errorf("einvoice: metrics: %w", err)
 	}
 	_, err = m.Int64ObservableGauge("einvoice.unsettled_documents", metric.WithUnit("{document}"),
