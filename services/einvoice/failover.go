@@ -2,7 +2,6 @@ package einvoice
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -16,7 +15,8 @@ import (
 // claimed and that no attempt can have reached goes to the other NIC IRP once its own has
 // been unreachable twice in a row, and for failoverFor after that new documents start on
 // the other one. A document that may have reached an IRP stays there: the two replicate
-// their registries with a lag, so sending it to the other could register it twice.
+// their registries with a lag, so sending it to the other could register it twice. A
+// cancellation follows the same rule, sent to the other IRP criss-cross (crossIRP).
 
 // failoverAfter is how many attempts in a row must fail to reach an IRP before a document
 // goes to the other.
@@ -134,6 +134,3 @@ func (s *Service) failover(ctx context.Context, k doc.DocKey, irp string) string
 	s.log.WarnContext(ctx, "IRP unreachable; the document goes to the other NIC IRP", "from", irp, "to", other)
 	return other
 }
-
-// errNotMoved is moveIRP's answer when the row is no longer PENDING.
-var errNotMoved = errors.New("einvoice: the document is no longer pending")

@@ -240,6 +240,9 @@ func (d *documents) fail(ctx context.Context, k doc.DocKey, cause string) error 
 	return err
 }
 
+// errNotMoved is moveIRP's answer when the row is no longer PENDING.
+var errNotMoved = errors.New("einvoice: the document is no longer pending")
+
 // moveIRP names irp as the IRP of a PENDING document that has reached none yet.
 func (d *documents) moveIRP(ctx context.Context, k doc.DocKey, irp string) error {
 	res, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irp = $5, updated_at = $6
