@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -60,21 +59,7 @@ func failoverEnv(t *testing.T, db *store.DB, nic1 func(sandboxURL string) string
 		c.MaxAttempts = 4
 		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	})
-	failovers := func() int64 {
-		var rm metricdata.ResourceMetrics
-		require.NoError(t, reader.Collect(t.Context(), &rm))
-		var n int64
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name == "einvoice.irp_failovers" {
-					for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
-						n += p.Value
-					}
-				}
-			}
-		}
-		return n
-	}
+	failovers := func() int64 { return metricValue(t, reader, "einvoice.irp_failovers") }
 	return e, client, failovers
 }
 

@@ -251,24 +251,7 @@ func TestUnsettledDocumentsAreMeasured(t *testing.T) {
 	})
 	ctx := t.Context()
 	metrics := func() (unsettled, settled int64) {
-		t.Helper()
-		var rm metricdata.ResourceMetrics
-		require.NoError(t, reader.Collect(ctx, &rm))
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				switch m.Name {
-				case "einvoice.unsettled_documents":
-					for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-						unsettled += p.Value
-					}
-				case "einvoice.settled_documents":
-					for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
-						settled += p.Value
-					}
-				}
-			}
-		}
-		return unsettled, settled
+		return metricValue(t, reader, "einvoice.unsettled_documents"), metricValue(t, reader, "einvoice.settled_documents")
 	}
 	unsettled, settled := metrics()
 	require.Zero(t, unsettled)
@@ -288,4 +271,33 @@ func TestUnsettledDocumentsAreMeasured(t *testing.T) {
 	unsettled, settled = metrics()
 	require.Zero(t, unsettled)
 	require.Equal(t, int64(2), settled)
+}
+
+// metricValue is the sum of the data points of the int64 gauge or counter name that
+// reader collects now (0 when it has none).
+func metricValue(t *testing.T, reader *sdkmetric.ManualReader, name string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(t.Context(), &rm))
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			switch d := m.Data.(type) {
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					n += p.Value
+				}
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					n += p.Value
+				}
+			default:
+				t.Fatalf("%s: %T is not an int64 gauge or counter", name, m.Data)
+			}
+		}
+	}
+	return n
 }
