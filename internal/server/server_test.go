@@ -98,6 +98,7 @@ func TestOpenAPIAndMetricsServed(t *testing.T) {
 		"which build a replica runs")
 	require.Regexp(t, `(?m)^einvoice_unsettled_documents\{.*\} 0$`, string(body),
 		"documents whose IRP outcome is unknown, for an alert")
+	require.Regexp(t, `(?m)^einvoice_irp_up\{irp="NIC1",.*\} 1$`, string(body), "each IRP's reachability, for an alert")
 
 	// Another method on these paths is a 405 naming the ones they take, not a 404.
 	for path, allow := range map[string]string{"/openapi.json": "GET, HEAD", "/metrics": "GET, HEAD", "/healthz": "GET, HEAD"} {

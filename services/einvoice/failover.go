@@ -134,3 +134,25 @@ func (s *Service) failover(ctx context.Context, k doc.DocKey, irp string) string
 	s.log.WarnContext(ctx, "IRP unreachable; the document goes to the other NIC IRP", "from", irp, "to", other)
 	return other
 }
+
+// ProbeIRPs asks each configured IRP's heartbeat once: an IRP that does not answer counts
+// as unreachable for failoverFor (new documents start on the other NIC IRP, and none moves
+// to it), one that answers as reachable again. Run calls it every ProbeInterval.
+func (s *Service) ProbeIRPs(ctx context.Context) {
+	for _, irp := range s.irp.IRPs() {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := s.irp.Health(pctx, irp)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			if !s.health.isDown(irp, s.now()) {
+				s.log.WarnContext(ctx, "the IRP's heartbeat did not answer", "irp", irp, "error", err.Error())
+			}
+			s.health.markDown(irp, s.now().Add(failoverFor))
+		default:
+			s.health.markUp(irp)
+		}
+	}
+}

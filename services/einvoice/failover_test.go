@@ -173,3 +173,39 @@ func TestCancelFailsOverCrissCross(t *testing.T) {
 		require.Equal(t, irpclient.NIC1, storedIRP(t, db, irn), "the IRN stays NIC1's")
 	})
 }
+
+// The IRPs' heartbeats steer new documents: while NIC1's does not answer, a document that
+// names no IRP starts on NIC2 without a failed attempt first; once it answers again, new
+// documents go to NIC1. einvoice_irp_up shows which is up.
+func TestHeartbeatsSteerNewDocuments(t *testing.T) {
+	db := storetest.SQLite(t)
+	var nic1 storetest.Outage
+	reader := sdkmetric.NewManualReader()
+	e, _, _ := failoverEnv(t, db, func(sandboxURL string) string {
+		u, o := storetest.ThroughProxy(t, sandboxURL)
+		nic1 = o
+		return u
+	})
+	svc, client := e.service(t, func(c *einvoice.Config) {
+		c.Failover = true
+		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	})
+	ctx := t.Context()
+	generate := func() string {
+		t.Helper()
+		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.NoError(t, err)
+		return res.GetDetails().GetIrp()
+	}
+
+	nic1.Start()
+	svc.ProbeIRPs(ctx)
+	require.Equal(t, map[string]int64{"NIC1": 0, "NIC2": 1}, metricByAttr(t, reader, "einvoice.irp_up", "irp"))
+	require.Equal(t, irpclient.NIC2, generate())
+	require.Zero(t, metricValue(t, reader, "einvoice.irp_failovers"), "started on NIC2: nothing to move")
+
+	nic1.End()
+	svc.ProbeIRPs(ctx)
+	require.Equal(t, map[string]int64{"NIC1": 1, "NIC2": 1}, metricByAttr(t, reader, "einvoice.irp_up", "irp"))
+	require.Equal(t, irpclient.NIC1, generate())
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -66,6 +67,9 @@ type Config struct {
 	// SettleInterval is how often Run asks the IRP about documents whose outcome stayed
 	// unknown (SettlePending); 0 means 1 minute.
 	SettleInterval time.Duration
+	// ProbeInterval is how often Run asks each IRP's heartbeat (ProbeIRPs); 0 means 15 s,
+	// negative never.
+	ProbeInterval time.Duration
 }
 
 // Service implements irpgate.einvoice.v1.EInvoiceService.
@@ -135,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.SettleInterval <= 0 {
 		cfg.SettleInterval = time.Minute
 	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = 15 * time.Second
+	}
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
@@ -176,6 +183,22 @@ func (s *Service) initMetrics() error {
 		metric.WithDescription("Documents (and cancellations) sent to the other NIC IRP because their own could not be reached.")); err != nil {
 		return fmt.Errorf("einvoice: metrics: %w", err)
 	}
+	_, err = m.Int64ObservableGauge("einvoice.irp_up",
+		metric.WithDescription("1 while an IRP counts as reachable, 0 for a while after its heartbeat or a document could not reach it."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			now := s.now()
+			for _, irp := range s.irp.IRPs() {
+				up := int64(1)
+				if s.health.isDown(irp, now) {
+					up = 0
+				}
+				o.Observe(up, metric.WithAttributes(attribute.String("irp", irp)))
+			}
+			return nil
+		}))
+	if err != nil {
+		return fmt.Errorf("einvoice: metrics: %w", err)
+	}
 	_, err = m.Int64ObservableGauge("einvoice.unsettled_documents", metric.WithUnit("{document}"),
 		metric.WithDescription("Documents whose IRP outcome is unknown (answers lost, or the database down when the IRP answered), waiting for the background settling."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -209,6 +232,13 @@ func (s *Service) Run(ctx context.Context) error {
 	defer sweep.Stop()
 	settle := time.NewTicker(s.cfg.SettleInterval)
 	defer settle.Stop()
+	var probe <-chan time.Time
+	if s.cfg.ProbeInterval > 0 {
+		t := time.NewTicker(s.cfg.ProbeInterval)
+		defer t.Stop()
+		probe = t.C
+		s.ProbeIRPs(ctx)
+	}
 	s.sweep(ctx)
 	if n, err := s.FindStalePending(ctx); err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "looking for documents left pending failed", "error", err.Error())
@@ -222,6 +252,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-sweep.C:
 			s.sweep(ctx)
+		case <-probe:
+			s.ProbeIRPs(ctx)
 		case <-settle.C:
 			n, err := s.SettlePending(ctx)
 			if err != nil && ctx.Err() == nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc/codes"
@@ -300,4 +301,24 @@ func metricValue(t *testing.T, reader *sdkmetric.ManualReader, name string) int6
 		}
 	}
 	return n
+}
+
+// metricByAttr is the int64 gauge name that reader collects now, by the value of its
+// attribute key.
+func metricByAttr(t *testing.T, reader *sdkmetric.ManualReader, name, key string) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(t.Context(), &rm))
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == name {
+				for _, p := range g.DataPoints {
+					v, _ := p.Attributes.Value(attribute.Key(key))
+					out[v.AsString()] = p.Value
+				}
+			}
+		}
+	}
+	return out
 }
