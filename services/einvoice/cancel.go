@@ -170,7 +170,7 @@ func (s *Service) cancelAtIRP(ctx context.Context, rec *record, req irpclient.Ca
 			break
 		}
 		if misses = countMiss(misses, err); !sent && !crossed && misses >= failoverAfter {
-			if other := s.crossIRP(ctx, rec); other != "" {
+			if other := s.crossIRP(ctx, rec.IRP, rec.IRN); other != "" {
 				via = []irpclient.CallOption{irpclient.WithIRP(other), irpclient.WithCrissCross(rec.IRP)}
 				crossed, misses, lastErr = true, 0, err
 				continue

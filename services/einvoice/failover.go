@@ -101,18 +101,31 @@ func countMiss(misses int, err error) int {
 	}
 }
 
-// crossIRP is the IRP a call about rec's IRN goes to instead of rec's own, which could not
-// be reached: the other NIC IRP, asked "criss-cross" (its irp header naming rec's IRP), as
-// NIC lets either IRP act on the other's IRNs. "" when there is none.
-func (s *Service) crossIRP(ctx context.Context, rec *record) string {
-	other := s.otherIRP(rec.IRP)
+// crossIRP is the IRP a call about an IRN of irp goes to instead, irp having not been
+// reached: the other NIC IRP, asked "criss-cross" (its irp header naming irp), as NIC lets
+// either IRP act on the other's IRNs. "" when there is none.
+func (s *Service) crossIRP(ctx context.Context, irp, irn string) string {
+	other := s.otherIRP(irp)
 	if other == "" || s.health.isDown(other, s.now()) {
 		return ""
 	}
-	s.health.markDown(rec.IRP, s.now().Add(failoverFor))
+	s.health.markDown(irp, s.now().Add(failoverFor))
 	s.failovers.Add(ctx, 1)
-	s.log.WarnContext(ctx, "IRP unreachable; asking the other NIC IRP criss-cross", "irn", rec.IRN, "from", rec.IRP, "to", other)
+	s.log.WarnContext(ctx, "IRP unreachable; asking the other NIC IRP criss-cross", "irn", irn, "from", irp, "to", other)
 	return other
+}
+
+// readIRN reads a registration from irp with read, and from the other NIC IRP criss-cross
+// when irp cannot be reached: a read changes nothing, so it may go anywhere.
+func (s *Service) readIRN(ctx context.Context, irp, irn string, read func(...irpclient.CallOption) (*irpclient.IRNDetails, error)) (*irpclient.IRNDetails, error) {
+	det, err := read(irpclient.WithIRP(irp))
+	if err == nil || ctx.Err() != nil || !unreached(err) {
+		return det, err
+	}
+	if other := s.crossIRP(ctx, irp, irn); other != "" {
+		return read(irpclient.WithIRP(other), irpclient.WithCrissCross(irp))
+	}
+	return det, err
 }
 
 // failover moves a claimed document that never reached irp to the other NIC IRP: the row

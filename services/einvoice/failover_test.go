@@ -209,3 +209,28 @@ func TestHeartbeatsSteerNewDocuments(t *testing.T) {
 	require.Equal(t, map[string]int64{"NIC1": 1, "NIC2": 1}, metricByAttr(t, reader, "einvoice.irp_up", "irp"))
 	require.Equal(t, irpclient.NIC1, generate())
 }
+
+// Reading an IRN whose IRP (NIC1) has gone down asks NIC2 criss-cross: a refresh still
+// finds a cancellation made at the IRP.
+func TestRefreshReadsCrissCross(t *testing.T) {
+	db := storetest.SQLite(t)
+	var nic1 storetest.Outage
+	e, client, _ := failoverEnv(t, db, func(sandboxURL string) string {
+		u, o := storetest.ThroughProxy(t, sandboxURL)
+		nic1 = o
+		return u
+	})
+	ctx := t.Context()
+	res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.NoError(t, err)
+	irn := res.GetDetails().GetIrn()
+	require.Equal(t, irpclient.NIC1, res.GetDetails().GetIrp())
+	_, err = e.irp.CancelIRN(ctx, seller, irpclient.CancelIRNRequest{Irn: irn, CnlRsn: "1", CnlRem: "on the portal"}, irpclient.WithIRP(irpclient.NIC1))
+	require.NoError(t, err)
+
+	nic1.Start()
+	got, err := client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn, Refresh: true})
+	require.NoError(t, err)
+	require.True(t, got.GetRefreshed())
+	require.Equal(t, "CNL", got.GetDetails().GetStatus())
+}

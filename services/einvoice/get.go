@@ -100,7 +100,9 @@ func (s *Service) refresh(ctx context.Context, rec *record) (*record, bool, erro
 		return nil, false, notFound("IRN is not in the store", nil)
 	}
 	defer unlock()
-	det, err := s.irp.GetIRN(ctx, rec.Key.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
+	det, err := s.readIRN(ctx, rec.IRP, rec.IRN, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+		return s.irp.GetIRN(ctx, rec.Key.SellerGSTIN, rec.IRN, opts...)
+	})
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound) || ie.Has(irpclient.CodeIRNTooOld)):
@@ -239,9 +241,10 @@ func refuse(v *platform.FieldViolation) error {
 	return invalidRequest(v.Field, v.Reason, v.Description)
 }
 
-// fetch reads a registration from the IRP, verifies it and stores it.
+// fetch reads a registration from the IRP (the other NIC IRP criss-cross when irp cannot
+// be reached), verifies it and stores it.
 func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irpclient.CallOption) (*irpclient.IRNDetails, error)) (*record, error) {
-	det, err := read(irpclient.WithIRP(irp))
+	det, err := s.readIRN(ctx, irp, "", read)
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound) || ie.Has(irpclient.CodeIRNTooOld)):
