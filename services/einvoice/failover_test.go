@@ -151,17 +151,10 @@ func nic1DownAfterGenerate(t *testing.T, sandboxURL string) string {
 // NIC1 in the irp header, and is stored as any other.
 func TestCancelFailsOverCrissCross(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		var nic1 storetest.Outage
-		e, client, failovers := failoverEnv(t, db, func(sandboxURL string) string {
-			u, o := storetest.ThroughProxy(t, sandboxURL)
-			nic1 = o
-			return u
-		})
+		withProxy, nic1 := nic1BehindProxy(t)
+		e, client, failovers := failoverEnv(t, db, withProxy)
 		ctx := t.Context()
-		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.NoError(t, err)
-		irn := res.GetDetails().GetIrn()
-		require.Equal(t, irpclient.NIC1, res.GetDetails().GetIrp())
+		irn := registerOn(t, e, client, irpclient.NIC1)
 
 		nic1.Start()
 		cnl, err := client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "wrong rate"})
@@ -179,53 +172,35 @@ func TestCancelFailsOverCrissCross(t *testing.T) {
 // documents go to NIC1. einvoice_irp_up shows which is up.
 func TestHeartbeatsSteerNewDocuments(t *testing.T) {
 	db := storetest.SQLite(t)
-	var nic1 storetest.Outage
+	withProxy, nic1 := nic1BehindProxy(t)
 	reader := sdkmetric.NewManualReader()
-	e, _, _ := failoverEnv(t, db, func(sandboxURL string) string {
-		u, o := storetest.ThroughProxy(t, sandboxURL)
-		nic1 = o
-		return u
-	})
+	e, _, _ := failoverEnv(t, db, withProxy)
 	svc, client := e.service(t, func(c *einvoice.Config) {
 		c.Failover = true
 		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	})
 	ctx := t.Context()
-	generate := func() string {
-		t.Helper()
-		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.NoError(t, err)
-		return res.GetDetails().GetIrp()
-	}
-
 	nic1.Start()
 	svc.ProbeIRPs(ctx)
 	require.Equal(t, map[string]int64{"NIC1": 0, "NIC2": 1}, metricByAttr(t, reader, "einvoice.irp_up", "irp"))
-	require.Equal(t, irpclient.NIC2, generate())
+	registerOn(t, e, client, irpclient.NIC2)
 	require.Zero(t, metricValue(t, reader, "einvoice.irp_failovers"), "started on NIC2: nothing to move")
 
 	nic1.End()
 	svc.ProbeIRPs(ctx)
 	require.Equal(t, map[string]int64{"NIC1": 1, "NIC2": 1}, metricByAttr(t, reader, "einvoice.irp_up", "irp"))
-	require.Equal(t, irpclient.NIC1, generate())
+	registerOn(t, e, client, irpclient.NIC1)
 }
 
 // Reading an IRN whose IRP (NIC1) has gone down asks NIC2 criss-cross: a refresh still
 // finds a cancellation made at the IRP.
 func TestRefreshReadsCrissCross(t *testing.T) {
 	db := storetest.SQLite(t)
-	var nic1 storetest.Outage
-	e, client, _ := failoverEnv(t, db, func(sandboxURL string) string {
-		u, o := storetest.ThroughProxy(t, sandboxURL)
-		nic1 = o
-		return u
-	})
+	withProxy, nic1 := nic1BehindProxy(t)
+	e, client, _ := failoverEnv(t, db, withProxy)
 	ctx := t.Context()
-	res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-	require.NoError(t, err)
-	irn := res.GetDetails().GetIrn()
-	require.Equal(t, irpclient.NIC1, res.GetDetails().GetIrp())
-	_, err = e.irp.CancelIRN(ctx, seller, irpclient.CancelIRNRequest{Irn: irn, CnlRsn: "1", CnlRem: "on the portal"}, irpclient.WithIRP(irpclient.NIC1))
+	irn := registerOn(t, e, client, irpclient.NIC1)
+	_, err := e.irp.CancelIRN(ctx, seller, irpclient.CancelIRNRequest{Irn: irn, CnlRsn: "1", CnlRem: "on the portal"}, irpclient.WithIRP(irpclient.NIC1))
 	require.NoError(t, err)
 
 	nic1.Start()
@@ -233,4 +208,25 @@ func TestRefreshReadsCrissCross(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got.GetRefreshed())
 	require.Equal(t, "CNL", got.GetDetails().GetStatus())
+}
+
+// nic1BehindProxy is a failoverEnv nic1 that can go down: the sandbox through a TCP proxy,
+// whose Outage is filled in when the environment starts.
+func nic1BehindProxy(t *testing.T) (func(sandboxURL string) string, *storetest.Outage) {
+	o := &storetest.Outage{}
+	return func(sandboxURL string) string {
+		u, out := storetest.ThroughProxy(t, sandboxURL)
+		*o = out
+		return u
+	}, o
+}
+
+// registerOn registers a new document that names no IRP and checks that irp registered it;
+// it returns the IRN.
+func registerOn(t *testing.T, e *env, client einvoicev1.EInvoiceServiceClient, irp string) string {
+	t.Helper()
+	res, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.NoError(t, err)
+	require.Equal(t, irp, res.GetDetails().GetIrp())
+	return res.GetDetails().GetIrn()
 }
