@@ -180,7 +180,7 @@ func (s *Service) initMetrics() error {
 		return fmt.Errorf("einvoice: metrics: %w", err)
 	}
 	if s.failovers, err = m.Int64Counter("einvoice.irp_failovers", metric.WithUnit("{document}"),
-		metric.WithDescription("Documents (and cancellations) sent to the other NIC IRP because their own could not be reached.")); err != nil {
+		metric.WithDescription("Documents, cancellations and reads sent to the other NIC IRP because their own could not be reached.")); err != nil {
 		return fmt.Errorf("einvoice: metrics: %w", err)
 	}
 	_, err = m.Int64ObservableGauge("einvoice.irp_up",
