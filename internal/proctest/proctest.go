@@ -81,7 +81,8 @@ func (p *Proc) CPU() time.Duration {
 	return time.Duration(utime+stime) * tick
 }
 
-// Output keeps what a process writes; it is safe to read while the process writes.
+// Output keeps what is written to it (a process's output, a test server's log) and is safe
+// to read while others write.
 type Output struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	authv1 "github.com/irpgate/irpgate/gen/go/irpgate/auth/v1"
 	"github.com/irpgate/irpgate/internal/callerauth"
 	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/proctest"
 	"github.com/irpgate/irpgate/internal/store"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 	"github.com/irpgate/irpgate/services/auth"
@@ -30,24 +30,6 @@ import (
 )
 
 const testAdminKey = "test-admin-key-0123456789abcdef"
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // harness is the auth service behind a real gRPC server on 127.0.0.1, with
 // the platform interceptors and its caller-auth verifier installed.
@@ -58,7 +40,7 @@ type harness struct {
 	svc     *auth.Service
 	client  authv1.AuthServiceClient
 	conn    *grpc.ClientConn
-	logs    *syncBuffer
+	logs    *proctest.Output
 	spans   *tracetest.InMemoryExporter
 	stop    func()
 }
@@ -68,7 +50,7 @@ type harnessOption = func(*auth.Config)
 func startAuth(t *testing.T, db *store.DB, sb *sandboxtest.Server, dataDir string, opts ...harnessOption) *harness {
 	t.Helper()
 	ctx := t.Context()
-	h := &harness{sb: sb, db: db, dataDir: dataDir, logs: &syncBuffer{}, spans: tracetest.NewInMemoryExporter()}
+	h := &harness{sb: sb, db: db, dataDir: dataDir, logs: &proctest.Output{}, spans: tracetest.NewInMemoryExporter()}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tel, err := platform.NewTelemetry(ctx, platform.TelemetryOptions{ServiceName: "auth-test", SpanExporter: h.spans})
 	require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/irpgate/irpgate/internal/proctest"
 	"github.com/irpgate/irpgate/services/sandbox"
 	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
 )
@@ -95,7 +96,7 @@ func TestServesTLS(t *testing.T) {
 
 	sb, err := sandbox.New(sandbox.Config{})
 	require.NoError(t, err)
-	var banner syncBuffer
+	var banner proctest.Output
 	done := make(chan error, 1)
 	ctx, cancel := contextWithCancel(t)
 	go func() {

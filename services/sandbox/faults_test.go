@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/irpgate/irpgate/internal/proctest"
 	"github.com/irpgate/irpgate/services/sandbox"
 	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
 )
@@ -207,7 +207,7 @@ func TestListenAndServe(t *testing.T) {
 	sb, err := sandbox.New(sandbox.Config{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
-	var banner syncBuffer
+	var banner proctest.Output
 	done := make(chan error, 1)
 	go func() {
 		done <- sb.ListenAndServe(ctx, sandbox.ServeOptions{Addr: "127.0.0.1:0", NIC2Addr: "127.0.0.1:0", Banner: &banner})
@@ -217,18 +217,6 @@ func TestListenAndServe(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
