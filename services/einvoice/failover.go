@@ -111,7 +111,11 @@ func (s *Service) crossIRP(ctx context.Context, irp, irn string) string {
 	}
 	s.health.markDown(irp, s.now().Add(failoverFor))
 	s.failovers.Add(ctx, 1)
-	s.log.WarnContext(ctx, "IRP unreachable; asking the other NIC IRP criss-cross", "irn", irn, "from", irp, "to", other)
+	attrs := []any{"from", irp, "to", other}
+	if irn != "" { // a read by document details knows no IRN yet
+		attrs = append(attrs, "irn", irn)
+	}
+	s.log.WarnContext(ctx, "IRP unreachable; asking the other NIC IRP criss-cross", attrs...)
 	return other
 }
 
