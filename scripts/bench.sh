@@ -84,7 +84,7 @@ EOF
       echo
       echo "At concurrency 1 the second core is idle most of the time, so latency there is CPU plus"
       echo "the wait for an idle core to wake when work is handed to it. On the 2-core KVM guest of"
-      echo "decisions §11 (session 14) that wait is about 0.1 ms for a bare goroutine hand-off, and the"
+      echo "docs/performance.md (session 14) that wait is about 0.1 ms for a bare goroutine hand-off, and the"
       echo "sandbox's side-by-side signing waits 0.5-0.7 ms for its second goroutine to start, longer"
       echo "behind the REST path than behind the direct client."
       echo
