@@ -159,6 +159,7 @@ func (c *client) send(req *http.Request) (envelope, []byte) {
 	var env envelope
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		require.NoError(c.t, json.Unmarshal(raw, &env), string(raw))
+		require.Equal(c.t, int64(len(raw)), resp.ContentLength, "a JSON answer declares its length")
 	}
 	env.HTTPStatus = resp.StatusCode
 	return env, raw
