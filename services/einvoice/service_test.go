@@ -585,6 +585,75 @@ func TestCancelRules(t *testing.T) {
 	})
 }
 
+// TestCancelWhileAnEwayBillIsActive: an IRN whose e-way bill is active cannot be cancelled
+// (NIC 2230). irpgate refuses it without sending when the stored registration has an e-way
+// bill the IRP still calls active, passes on the IRP's 2230 for one made elsewhere, and
+// cancels once the e-way bill is cancelled.
+func TestCancelWhileAnEwayBillIsActive(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	requireActiveEwayBill := func(t *testing.T, err error, irn string, ewbNo int64) {
+		t.Helper()
+		require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_ACTIVE_EWAY_BILL", info.GetReason())
+		require.Equal(t, "2230", info.GetMetadata()["irp_error_codes"])
+		require.Equal(t, irn, info.GetMetadata()["irn"])
+		if ewbNo > 0 {
+			require.Equal(t, fmt.Sprint(ewbNo), info.GetMetadata()["ewb_no"])
+		}
+		require.Contains(t, status.Convert(err).Message(), "cancel the e-way bill first (NIC 2230)")
+	}
+	cancelEWB := func(t *testing.T, ewbNo int64) {
+		t.Helper()
+		_, err := e.irp.CancelEWB(ctx, seller, irpclient.CancelEWBRequest{EwbNo: ewbNo, CancelRsnCode: 2, CancelRmrk: "order cancelled"})
+		require.NoError(t, err)
+	}
+	cancel := &einvoicev1.CancelIrnRequest{CnlRsn: "3", CnlRem: "Order cancelled"}
+
+	t.Run("the e-way bill generated with the IRN: refused without a cancel call", func(t *testing.T) {
+		inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+		inv["EwbDtls"] = map[string]any{"TransMode": "1", "Distance": 0, "VehNo": "KA01AB1234", "VehType": "R"}
+		gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+		require.NoError(t, err)
+		d := gen.GetDetails()
+		require.NotZero(t, d.GetEwbNo(), "the sandbox made the e-way bill: %v", d.GetInfoDtls())
+
+		calls := e.sb.Stats().CancelCalls
+		cancel.Irn = d.GetIrn()
+		_, err = e.client.CancelIrn(ctx, cancel)
+		requireActiveEwayBill(t, err, d.GetIrn(), d.GetEwbNo())
+		require.Equal(t, calls, e.sb.Stats().CancelCalls, "refused before the IRP")
+
+		cancelEWB(t, d.GetEwbNo())
+		c, err := e.client.CancelIrn(ctx, cancel)
+		require.NoError(t, err, "an IRN whose e-way bill is cancelled cancels")
+		require.False(t, c.GetAlreadyCancelled())
+	})
+
+	t.Run("an e-way bill made outside irpgate: the IRP's 2230 is passed on, nothing stored", func(t *testing.T) {
+		gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.NoError(t, err)
+		irn := gen.GetDetails().GetIrn()
+		require.Zero(t, gen.GetDetails().GetEwbNo())
+		ewb, err := e.irp.GenerateEWB(ctx, seller, irpclient.GenerateEWBRequest{Irn: irn, TransMode: "1", VehNo: "KA01AB1234", VehType: "R"})
+		require.NoError(t, err)
+
+		calls := e.sb.Stats().CancelCalls
+		cancel.Irn = irn
+		_, err = e.client.CancelIrn(ctx, cancel)
+		requireActiveEwayBill(t, err, irn, 0)
+		require.Equal(t, calls+1, e.sb.Stats().CancelCalls, "the IRP was asked and refused")
+		got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn})
+		require.NoError(t, err)
+		require.Equal(t, "ACT", got.GetDetails().GetStatus())
+
+		cancelEWB(t, ewb.EwbNo)
+		_, err = e.client.CancelIrn(ctx, cancel)
+		require.NoError(t, err)
+	})
+}
+
 func TestGetFallsBackToTheIRPAndStoresTheAnswer(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := t.Context()
