@@ -299,6 +299,41 @@ func TestDuplicateFieldsRefused(t *testing.T) {
 	}
 }
 
+// TestStringEscapesReadAsEncodingJSON: ERPs escape what they need not (\u0026 for &,
+// \u00e9, emoji as surrogate pairs, \/). Every escape reads as encoding/json reads it, a lone
+// surrogate included (U+FFFD), and a broken escape is refused as invalid JSON with its place.
+func TestStringEscapesReadAsEncodingJSON(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/b2b_minimal_inv.json")
+	require.NoError(t, err)
+	doc := string(data)
+	const from = `"Addr1": "`
+	require.Contains(t, doc, from)
+	for _, lit := range []string{
+		`M\u0026S Traders`, `Caf\u00e9 \u00C9toile`, `\u0939\u093f\u0902\u0926\u0940 Road`, `Smile \ud83d\ude00 Lane`,
+		`Lone \ud83d high`, `Lone \ude00 low`, `High then letter \ud83dx`, `High then high \ud83d\ud83d end`,
+		`Quote \" slash \/ back \\ end`, `Tab\there`, `Line\nbreak \r\b\f`, `\u0041\u0042C`,
+	} {
+		t.Run(lit, func(t *testing.T) {
+			in := strings.Replace(doc, from, from+lit, 1)
+			inv, err := Decode([]byte(in))
+			require.NoError(t, err)
+			var want string
+			require.NoError(t, json.Unmarshal([]byte(`"`+lit+`"`), &want))
+			require.True(t, strings.HasPrefix(inv.SellerDtls.Addr1, want), "%q does not start with %q", inv.SellerDtls.Addr1, want)
+		})
+	}
+	for lit, at := range map[string]string{`\u12G4`: "bad \\u escape", `\u12`: "bad \\u escape", `\x41`: "bad escape in a string"} {
+		t.Run("broken "+lit, func(t *testing.T) {
+			_, err := Decode([]byte(strings.Replace(doc, from, from+lit, 1)))
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Len(t, ve.Violations, 1)
+			require.Equal(t, ReasonInvalidJSON, ve.Violations[0].Reason)
+			require.Contains(t, ve.Violations[0].Message, at)
+		})
+	}
+}
+
 func TestMissingSectionReportedOnce(t *testing.T) {
 	m := load(t, "b2b_minimal_inv")
 	delete(m, "TranDtls")
