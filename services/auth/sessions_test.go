@@ -187,3 +187,53 @@ func TestGetSession_Errors(t *testing.T) {
 		}
 	})
 }
+
+// A session in its refresh window whose renewal the IRP refuses (its password was changed
+// on the portal, say, or the IRP is down) keeps being served while it lasts: the renewal is
+// tried again a minute later, by no replica sooner, and with under a minute left the IRP's
+// refusal is the answer.
+func TestGetSession_ServesTheCurrentTokenWhileRenewalFails(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		sb := sandboxtest.Start(t)
+		dir := t.TempDir() // replicas share the master key and service key files
+		h := startAuth(t, db, sb, dir)
+		u := enabledUsers(t, sb, 1)[0]
+		h.register(t, u)
+		get := func(h *harness) (*authv1.Session, error) {
+			res, err := h.client.GetSession(t.Context(), &authv1.GetSessionRequest{Gstin: u.GSTIN, Irp: irpclient.Sandbox}, h.asService())
+			return res.GetSession(), err
+		}
+		first, err := get(h)
+		require.NoError(t, err)
+		_, err = h.client.RotateCredential(h.admin(t), &authv1.RotateCredentialRequest{Gstin: u.GSTIN, Irp: irpclient.Sandbox, Password: "Changed@Portal9"})
+		require.NoError(t, err)
+		expiry := first.GetExpireTime().AsTime()
+
+		sb.Clock.Set(expiry.Add(-5 * time.Minute)) // inside the 8-minute refresh window
+		calls := h.authCalls(u.GSTIN)
+		s, err := get(h)
+		require.NoError(t, err)
+		require.Equal(t, first.GetAuthToken(), s.GetAuthToken())
+		require.Equal(t, calls+1, h.authCalls(u.GSTIN), "the renewal was tried")
+		require.Contains(t, h.logs.String(), "renewing IRP session failed; serving the current one")
+
+		other := startAuth(t, db, sb, dir)
+		for _, r := range []*harness{h, other} {
+			s, err := get(r)
+			require.NoError(t, err)
+			require.Equal(t, first.GetAuthToken(), s.GetAuthToken())
+		}
+		require.Equal(t, calls+1, h.authCalls(u.GSTIN), "within a minute no replica tries again")
+
+		sb.Clock.Advance(61 * time.Second)
+		s, err = get(h)
+		require.NoError(t, err)
+		require.Equal(t, first.GetAuthToken(), s.GetAuthToken())
+		require.Equal(t, calls+2, h.authCalls(u.GSTIN), "a minute later the renewal is tried again")
+
+		sb.Clock.Set(expiry.Add(-30 * time.Second))
+		_, err = get(h)
+		require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+		require.Equal(t, "1019", errorInfo(t, err).GetMetadata()["irp_error_code"])
+	})
+}
