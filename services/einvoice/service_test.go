@@ -654,6 +654,56 @@ func TestCancelWhileAnEwayBillIsActive(t *testing.T) {
 	})
 }
 
+// TestEwayBillAnswerIsStoredWithTheIRN: what the IRP says about the e-way bill asked for with
+// the document comes back with the IRN and again from the store: the bill and its PIN-to-PIN
+// distance (EWBPPD) when it was made, the reasons (EWBERR) when it was not, the IRN being
+// registered either way.
+func TestEwayBillAnswerIsStoredWithTheIRN(t *testing.T) {
+	e := setup(t, storetest.SQLite(t))
+	ctx := t.Context()
+	info := func(d *einvoicev1.IrnDetails) map[string]any {
+		out := map[string]any{}
+		for _, i := range d.GetInfoDtls() {
+			out[i.GetInfCd()] = i.GetDesc().AsInterface()
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		ewb     map[string]any
+		made    bool
+		infCd   string
+		matches string
+	}{
+		{"made", map[string]any{"TransMode": "1", "Distance": 0, "VehNo": "KA01AB1234", "VehType": "R"}, true, "EWBPPD", `^Pin-Pin calc distance: \d+KM$`},
+		// 4000 km between Bengaluru and Mumbai: more than the PIN-to-PIN distance allows (4038),
+		// which only the IRP knows.
+		{"refused", map[string]any{"TransMode": "1", "Distance": 4000, "VehNo": "KA01AB1234", "VehType": "R"}, false, "EWBERR", `"ErrorCode":"4038"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+			inv["EwbDtls"] = c.ewb
+			gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+			require.NoError(t, err, "the IRN is registered whatever became of the e-way bill")
+			d := gen.GetDetails()
+			require.Equal(t, c.made, d.GetEwbNo() != 0, "EwbNo %d", d.GetEwbNo())
+			require.Equal(t, c.made, d.GetEwbValidTill() != "")
+			got := info(d)
+			require.Contains(t, got, c.infCd, "%v", d.GetInfoDtls())
+			desc, err := json.Marshal(got[c.infCd])
+			require.NoError(t, err)
+			if s, ok := got[c.infCd].(string); ok {
+				desc = []byte(s)
+			}
+			require.Regexp(t, c.matches, string(desc))
+
+			stored, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: d.GetIrn()})
+			require.NoError(t, err)
+			require.True(t, proto.Equal(d, stored.GetDetails()), "the store answers what the IRP did:\n%v\n%v", d, stored.GetDetails())
+		})
+	}
+}
+
 func TestGetFallsBackToTheIRPAndStoresTheAnswer(t *testing.T) {
 	e := setup(t, storetest.SQLite(t))
 	ctx := t.Context()
