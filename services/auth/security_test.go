@@ -390,6 +390,12 @@ func TestRevokedKeyStopsItsTokens(t *testing.T) {
 			return status.Code(err) == codes.Unauthenticated
 		}, 10*time.Second, 5*time.Millisecond, "the remote verifier never learnt of the revocation")
 
+		// Revoking again changes nothing; a key that never existed is not found.
+		_, err = h.client.RevokeApiKey(h.admin(t), &authv1.RevokeApiKeyRequest{KeyId: key.GetKey().GetKeyId()})
+		require.NoError(t, err)
+		_, err = h.client.RevokeApiKey(h.admin(t), &authv1.RevokeApiKeyRequest{KeyId: "no-such-key"})
+		require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+
 		// Other keys are untouched.
 		require.NoError(t, act(withToken(t.Context(), keptTok), h.conn, gstin))
 		_, err = remote.Verify(t.Context(), "Bearer "+keptTok)
