@@ -166,6 +166,9 @@ func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnReque
 		return nil, documentCancelled(existing)
 	}
 	if existing != nil && existing.registered() {
+		if existing.SignedInvoice == "" {
+			return nil, signedDataUnavailable(existing.IRN, existing.AckNo, existing.AckDt)
+		}
 		if existing.BodySHA256 != bodySum && !sameEssentials(existing.BuyerGSTIN, existing.TotInvVal, inv) {
 			return nil, duplicateConflict(existing.IRN, existing.AckNo, existing.AckDt, existing.BuyerGSTIN, existing.TotInvVal)
 		}
@@ -190,6 +193,9 @@ func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnReque
 	stored, err := s.docs.byKey(ctx, s.cfg.DB, k)
 	if err != nil {
 		return nil, s.storeFailed(ctx, fmt.Errorf("read stored registration: %w", err), "")
+	}
+	if stored.registered() && stored.SignedInvoice == "" {
+		return nil, signedDataUnavailable(stored.IRN, stored.AckNo, stored.AckDt)
 	}
 	return &einvoicev1.GenerateIrnResponse{Details: detailsOf(stored), Replayed: replayed}, nil
 }
@@ -359,7 +365,8 @@ func (s *Service) reconcile(ctx context.Context, inv *doc.Invoice, irn string, d
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && ie.Has(irpclient.CodeIRNTooOld) && dup != nil:
-		// Too old to read back: keep what DUPIRN says, without signed data.
+		// Too old to read back: keep what DUPIRN says, without signed data (the caller is
+		// told so: signedDataUnavailable). Neither can the buyer and total be compared.
 		det = &irpclient.IRNDetails{AckNo: dup.AckNo, AckDt: dup.AckDt, Irn: dup.Irn, Status: "ACT"}
 		if err := s.docs.complete(pctx, k, det, stateActive); err != nil {
 			return finalError{s.registeredNotStored(ctx, k, det, err)}
@@ -440,6 +447,20 @@ func documentCancelled(r *record) error {
 		map[string]string{
 			"irn": r.IRN, "ack_no": strconv.FormatInt(r.AckNo, 10), "ack_dt": r.AckDt, "cancel_date": r.CancelDate,
 			"irp_error_codes": codeDocumentCancelled,
+		}).Err()
+}
+
+// signedDataUnavailable answers a registration irpgate holds only the acknowledgement of:
+// one the IRP made more than two days before its DUPIRN reached irpgate (2150), whose
+// signed invoice and QR code NIC no longer gives out (2283). An answer without them would
+// read as a registration to print, QR code and all.
+func signedDataUnavailable(irn string, ackNo int64, ackDt string) error {
+	return platform.Status(grpccodes.FailedPrecondition, errorsv1.ErrorReason_ERROR_REASON_SIGNED_DATA_UNAVAILABLE,
+		fmt.Sprintf("the IRP registered this document as IRN %s (AckNo %d, AckDt %s) more than two days ago and no longer gives out its signed invoice and QR code (NIC %s); irpgate keeps the acknowledgement: download the signed invoice from the e-invoice portal",
+			irn, ackNo, ackDt, irpclient.CodeIRNTooOld),
+		map[string]string{
+			"irn": irn, "ack_no": strconv.FormatInt(ackNo, 10), "ack_dt": ackDt,
+			"irp_error_codes": irpclient.CodeDuplicateIRN + "," + irpclient.CodeIRNTooOld,
 		}).Err()
 }
 

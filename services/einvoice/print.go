@@ -111,11 +111,15 @@ func (s *Service) GetInvoicePdf(ctx context.Context, req *einvoicev1.GetInvoiceP
 }
 
 // printable is the registration of irn as GetIrn answers it (store first, then the IRP
-// with gstin): verified, and the caller's own, or GetIrn's error.
+// with gstin): verified, and the caller's own, or GetIrn's error; one whose signed data
+// irpgate could never get is SIGNED_DATA_UNAVAILABLE.
 func (s *Service) printable(ctx context.Context, irn, gstin, irp string) (*einvoicev1.IrnDetails, error) {
 	res, err := s.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn, Gstin: gstin, Irp: irp})
 	if err != nil {
 		return nil, err
+	}
+	if d := res.GetDetails(); d.GetSignedInvoice() == "" {
+		return nil, signedDataUnavailable(d.GetIrn(), d.GetAckNo(), d.GetAckDt())
 	}
 	return res.GetDetails(), nil
 }

@@ -553,6 +553,39 @@ func TestDuplicateIRNReconciliation2150(t *testing.T) {
 		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, changed)})
 		require.Equal(t, codes.AlreadyExists, status.Code(err))
 	})
+	t.Run("registered past the IRP's retention: the acknowledgement is kept, the caller told there is no signed data", func(t *testing.T) {
+		inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+		orig := register(inv)
+		e.sb.Clock.Advance(49 * time.Hour) // NIC answers get-by-IRN for two days
+		requireUnavailable := func(t *testing.T, err error) {
+			t.Helper()
+			require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+			info, _ := errorInfo(t, err)
+			require.Equal(t, "ERROR_REASON_SIGNED_DATA_UNAVAILABLE", info.GetReason())
+			require.Equal(t, map[string]string{
+				"irn": orig.Irn, "ack_no": fmt.Sprint(orig.AckNo), "ack_dt": orig.AckDt, "irp_error_codes": "2150,2283",
+			}, info.GetMetadata())
+			require.Contains(t, status.Convert(err).Message(), "download the signed invoice from the e-invoice portal")
+		}
+		calls := e.sb.Stats().GenerateCalls
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+		requireUnavailable(t, err)
+		require.Equal(t, calls+1, e.sb.Stats().GenerateCalls)
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv)})
+		requireUnavailable(t, err)
+		require.Equal(t, calls+1, e.sb.Stats().GenerateCalls, "answered from the store")
+
+		got, err := e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: orig.Irn})
+		require.NoError(t, err, "the acknowledgement is stored")
+		require.Equal(t, orig.AckNo, got.GetDetails().GetAckNo())
+		require.Equal(t, orig.AckDt, got.GetDetails().GetAckDt())
+		require.Equal(t, "ACT", got.GetDetails().GetStatus())
+		require.Empty(t, got.GetDetails().GetSignedQrCode())
+		_, err = e.client.GetQrImage(ctx, &einvoicev1.GetQrImageRequest{Irn: orig.Irn})
+		requireUnavailable(t, err)
+		_, err = e.client.GetInvoicePdf(ctx, &einvoicev1.GetInvoicePdfRequest{Irn: orig.Irn})
+		requireUnavailable(t, err)
+	})
 }
 
 func TestCancelRules(t *testing.T) {

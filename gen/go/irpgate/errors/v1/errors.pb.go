@@ -74,6 +74,11 @@ const (
 	// irn and ack_no (or cancel_date) say what it did, and irpgate stores it once the database
 	// is back; sending the same request again answers it.
 	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 19
+	// The IRP registered the document number more than two days ago (2150, DUPIRN) and no
+	// longer gives out that registration's signed invoice and QR code (2283). irpgate keeps
+	// the acknowledgement (metadata irn, ack_no, ack_dt) without them; GetIrn answers it. The
+	// signed invoice and QR code are on the e-invoice portal.
+	ErrorReason_ERROR_REASON_SIGNED_DATA_UNAVAILABLE ErrorReason = 20
 )
 
 // Enum value maps for ErrorReason.
@@ -99,28 +104,30 @@ var (
 		17: "ERROR_REASON_IRP_RATE_LIMITED",
 		18: "ERROR_REASON_DOCUMENT_CANCELLED",
 		19: "ERROR_REASON_STORE_UNAVAILABLE",
+		20: "ERROR_REASON_SIGNED_DATA_UNAVAILABLE",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":            0,
-		"ERROR_REASON_INVALID_REQUEST":        1,
-		"ERROR_REASON_IRP_ERROR":              2,
-		"ERROR_REASON_IRP_UNAVAILABLE":        3,
-		"ERROR_REASON_OUTCOME_UNKNOWN":        4,
-		"ERROR_REASON_DUPLICATE_CONFLICT":     5,
-		"ERROR_REASON_IDEMPOTENCY_KEY_REUSED": 6,
-		"ERROR_REASON_CANCEL_WINDOW_CLOSED":   7,
-		"ERROR_REASON_ACTIVE_EWAY_BILL":       8,
-		"ERROR_REASON_GSTIN_NOT_ALLOWED":      9,
-		"ERROR_REASON_UNAUTHENTICATED":        10,
-		"ERROR_REASON_NOT_FOUND":              11,
-		"ERROR_REASON_CREDENTIALS_MISSING":    12,
-		"ERROR_REASON_IRP_AUTH_FAILED":        13,
-		"ERROR_REASON_NOT_IMPLEMENTED":        14,
-		"ERROR_REASON_ADMIN_REQUIRED":         15,
-		"ERROR_REASON_SIGNATURE_INVALID":      16,
-		"ERROR_REASON_IRP_RATE_LIMITED":       17,
-		"ERROR_REASON_DOCUMENT_CANCELLED":     18,
-		"ERROR_REASON_STORE_UNAVAILABLE":      19,
+		"ERROR_REASON_UNSPECIFIED":             0,
+		"ERROR_REASON_INVALID_REQUEST":         1,
+		"ERROR_REASON_IRP_ERROR":               2,
+		"ERROR_REASON_IRP_UNAVAILABLE":         3,
+		"ERROR_REASON_OUTCOME_UNKNOWN":         4,
+		"ERROR_REASON_DUPLICATE_CONFLICT":      5,
+		"ERROR_REASON_IDEMPOTENCY_KEY_REUSED":  6,
+		"ERROR_REASON_CANCEL_WINDOW_CLOSED":    7,
+		"ERROR_REASON_ACTIVE_EWAY_BILL":        8,
+		"ERROR_REASON_GSTIN_NOT_ALLOWED":       9,
+		"ERROR_REASON_UNAUTHENTICATED":         10,
+		"ERROR_REASON_NOT_FOUND":               11,
+		"ERROR_REASON_CREDENTIALS_MISSING":     12,
+		"ERROR_REASON_IRP_AUTH_FAILED":         13,
+		"ERROR_REASON_NOT_IMPLEMENTED":         14,
+		"ERROR_REASON_ADMIN_REQUIRED":          15,
+		"ERROR_REASON_SIGNATURE_INVALID":       16,
+		"ERROR_REASON_IRP_RATE_LIMITED":        17,
+		"ERROR_REASON_DOCUMENT_CANCELLED":      18,
+		"ERROR_REASON_STORE_UNAVAILABLE":       19,
+		"ERROR_REASON_SIGNED_DATA_UNAVAILABLE": 20,
 	}
 )
 
@@ -155,7 +162,7 @@ var File_irpgate_errors_v1_errors_proto protoreflect.FileDescriptor
 
 const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xc2\x05\n" +
+	"\x1eirpgate/errors/v1/errors.proto\x12\x11irpgate.errors.v1*\xec\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12\x1a\n" +
@@ -177,7 +184,8 @@ const file_irpgate_errors_v1_errors_proto_rawDesc = "" +
 	"\x1eERROR_REASON_SIGNATURE_INVALID\x10\x10\x12!\n" +
 	"\x1dERROR_REASON_IRP_RATE_LIMITED\x10\x11\x12#\n" +
 	"\x1fERROR_REASON_DOCUMENT_CANCELLED\x10\x12\x12\"\n" +
-	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x13B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x13\x12(\n" +
+	"$ERROR_REASON_SIGNED_DATA_UNAVAILABLE\x10\x14B>Z<github.com/irpgate/irpgate/gen/go/irpgate/errors/v1;errorsv1b\x06proto3"
 
 var (
 	file_irpgate_errors_v1_errors_proto_rawDescOnce sync.Once
