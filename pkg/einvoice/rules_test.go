@@ -328,7 +328,7 @@ func TestStringEscapesReadAsEncodingJSON(t *testing.T) {
 			var ve *ValidationError
 			require.ErrorAs(t, err, &ve)
 			require.Len(t, ve.Violations, 1)
-			require.Equal(t, ReasonInvalidJSON, ve.Violations[0].Reason)
+			require.Equal(t, "INVALID_JSON", ve.Violations[0].Reason)
 			require.Contains(t, ve.Violations[0].Message, at)
 		})
 	}
