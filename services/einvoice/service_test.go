@@ -612,6 +612,22 @@ func TestCancelRules(t *testing.T) {
 		require.Contains(t, status.Convert(err).Message(), "2270")
 		require.Equal(t, calls, e.sb.Stats().CancelCalls)
 	})
+	t.Run("2270 from the IRP when irpgate's clock is behind the IRP's", func(t *testing.T) {
+		gen, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.NoError(t, err)
+		_, behind := e.service(t, func(c *einvoice.Config) {
+			c.Now = func() time.Time { return e.sb.Clock.Now().Add(-2 * time.Hour) }
+		})
+		e.sb.Clock.Advance(25 * time.Hour) // 23 hours by irpgate's clock
+		calls := e.sb.Stats().CancelCalls
+		_, err = behind.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: gen.GetDetails().GetIrn(), CnlRsn: "1", CnlRem: "Duplicate"})
+		require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_CANCEL_WINDOW_CLOSED", info.GetReason())
+		require.Equal(t, "2270", info.GetMetadata()["irp_error_codes"])
+		require.Contains(t, status.Convert(err).Message(), "the IRP says")
+		require.Equal(t, calls+1, e.sb.Stats().CancelCalls, "sent once: the IRP's refusal is final")
+	})
 	t.Run("unknown IRN without a GSTIN is not found", func(t *testing.T) {
 		_, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: strings.Repeat("a", 64), CnlRsn: "1", CnlRem: "x"})
 		require.Equal(t, codes.NotFound, status.Code(err))
