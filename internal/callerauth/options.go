@@ -10,16 +10,6 @@ func WithServiceKey(key []byte) Option {
 	return func(v *Verifier) { v.serviceKey = append([]byte(nil), key...) }
 }
 
-// WithPublicMethods lets the given full method names through without a
-// token, in addition to IssueToken and GetTokenKeys.
-func WithPublicMethods(methods ...string) Option {
-	return func(v *Verifier) {
-		for _, m := range methods {
-			v.public[m] = true
-		}
-	}
-}
-
 // WithClock sets the clock that judges expiry.
 func WithClock(now func() time.Time) Option {
 	return func(v *Verifier) { v.now = now }

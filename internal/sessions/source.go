@@ -20,6 +20,8 @@ import (
 type AuthSource struct {
 	client authv1.AuthServiceClient
 	creds  credentials.PerRPCCredentials
+	// margin: a cached session is not used this close to its expiry (5 minutes: less than
+	// auth's refresh window, so the next ask finds the session auth has already renewed).
 	margin time.Duration
 	now    func() time.Time
 
@@ -32,11 +34,6 @@ var _ irpclient.SessionSource = (*AuthSource)(nil)
 
 // Option adjusts an AuthSource.
 type Option func(*AuthSource)
-
-// WithMargin stops using a cached session this long before it expires
-// (default 5 minutes: less than auth's refresh window, so the next ask
-// finds the session auth has already renewed).
-func WithMargin(d time.Duration) Option { return func(a *AuthSource) { a.margin = d } }
 
 // WithClock sets the clock that judges expiry.
 func WithClock(now func() time.Time) Option { return func(a *AuthSource) { a.now = now } }
@@ -112,13 +109,6 @@ func (a *AuthSource) Refresh(ctx context.Context, stale *irpclient.Session) (*ir
 		})
 		return resp.GetSession(), err
 	})
-}
-
-// Invalidate drops the cached session of a GSTIN on an IRP.
-func (a *AuthSource) Invalidate(gstin, irp string) {
-	a.mu.Lock()
-	delete(a.cache, key(gstin, irp))
-	a.mu.Unlock()
 }
 
 func (a *AuthSource) fetch(ctx context.Context, flight string, done func() bool, call func(context.Context) (*authv1.Session, error)) (*irpclient.Session, error) {

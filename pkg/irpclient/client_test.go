@@ -248,6 +248,35 @@ func TestLocalSessions(t *testing.T) {
 		require.NotEqual(t, s1.AuthToken, s2.AuthToken)
 		require.Equal(t, 2, f.tokens)
 	})
+	t.Run("the refresh margin decides how early a session is renewed", func(t *testing.T) {
+		f := newFakeIRP(t)
+		now := time.Now()
+		c, err := New(Config{BaseURLs: map[string]string{NIC1: f.srv.URL}, PublicKeys: map[string]*rsa.PublicKey{NIC1: &testKey(t).PublicKey}})
+		require.NoError(t, err)
+		ls := NewLocalSessions(c, func(string, string) (Credentials, error) { return testCreds, nil },
+			WithClock(func() time.Time { return now }), WithRefreshMargin(2*time.Minute))
+		s1, err := ls.Session(t.Context(), testCreds.GSTIN, "")
+		require.NoError(t, err)
+		now = s1.Expiry.Add(-5 * time.Minute) // inside the default 10 minutes, not inside 2
+		kept, err := ls.Session(t.Context(), testCreds.GSTIN, "")
+		require.NoError(t, err)
+		require.Equal(t, s1.AuthToken, kept.AuthToken)
+		now = s1.Expiry.Add(-time.Minute)
+		renewed, err := ls.Session(t.Context(), testCreds.GSTIN, "")
+		require.NoError(t, err)
+		require.NotEqual(t, s1.AuthToken, renewed.AuthToken)
+		require.Equal(t, 2, f.tokens)
+	})
+	t.Run("an invalidated session is authenticated again on the next call", func(t *testing.T) {
+		f := newFakeIRP(t)
+		_, ls := newTestClient(t, f.srv.URL)
+		_, err := ls.Session(t.Context(), testCreds.GSTIN, NIC1)
+		require.NoError(t, err)
+		ls.Invalidate(testCreds.GSTIN, "nic1") // the IRP's name in any case
+		_, err = ls.Session(t.Context(), testCreds.GSTIN, NIC1)
+		require.NoError(t, err)
+		require.Equal(t, 2, f.count(pathAuth))
+	})
 	t.Run("refresh of an already replaced session reuses the new one", func(t *testing.T) {
 		f := newFakeIRP(t)
 		_, ls := newTestClient(t, f.srv.URL)
