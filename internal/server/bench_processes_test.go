@@ -34,35 +34,8 @@ func BenchmarkGeneratePathProcesses(b *testing.B) {
 
 func benchGeneratePathProcesses(b *testing.B, bin string, conc int) {
 	dir := b.TempDir()
-	sbAddr := proctest.FreeAddr(b)
-	sb := proctest.Start(b, bin, "serve", "--target=sandbox", "--sandbox-addr="+sbAddr,
-		"--data-dir="+filepath.Join(dir, "sandbox"), "--log-level=warn")
-	sbURL := "http://" + sbAddr
-	require.Eventually(b, func() bool {
-		res, err := http.Get(sbURL + "/sandbox/publickeys")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, time.Minute, 20*time.Millisecond, "the sandbox never answered: %s", sb.Logs)
-
-	var keys struct{ EncryptionPublicKey, SigningCertificate string }
-	getJSON(b, sbURL+"/sandbox/publickeys", &keys)
-	pubFile, certFile := filepath.Join(dir, "irp-public-key.pem"), filepath.Join(dir, "irp-cert.pem")
-	require.NoError(b, os.WriteFile(pubFile, []byte(keys.EncryptionPublicKey), 0o600))
-	require.NoError(b, os.WriteFile(certFile, []byte(keys.SigningCertificate), 0o600))
-	httpAddr, grpcAddr := proctest.FreeAddr(b), proctest.FreeAddr(b)
-	gw := proctest.Start(b, bin, "serve", "--target=auth,einvoice,gateway",
-		"--http-addr="+httpAddr, "--grpc-addr="+grpcAddr, "--data-dir="+filepath.Join(dir, "irpgate"),
-		"--irp-urls=NIC1="+sbURL+",NIC2="+sbURL+"/irp/nic2", "--irp-public-key-file="+pubFile,
-		"--irp-cert-file="+certFile, "--accept-test-gstins", "--admin-key="+e2eAdminKey, "--log-level=warn")
-	proctest.WaitHealthy(b, httpAddr, gw.Logs)
-
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(b, err)
-	b.Cleanup(func() { _ = conn.Close() })
-	e := &e2e{base: "http://" + httpAddr, conn: conn}
+	sb, sbURL := startSandboxProcess(b, bin, dir)
+	gw, e := startIrpgateProcess(b, bin, dir, sbURL)
 	e.enrol(b, sbURL)
 
 	paths := newBenchPaths(b, e, directClient(b, sbURL), conc)
@@ -95,4 +68,47 @@ func benchGeneratePathProcesses(b *testing.B, bin string, conc int) {
 	b.ReportMetric(restRun.cpuPerIRN(), "rest_caller_cpu_ms/irn")
 	b.ReportMetric(perIRN(directSandbox), "direct_sandbox_cpu_ms/irn")
 	b.ReportMetric(perIRN(restSandbox), "rest_sandbox_cpu_ms/irn")
+}
+
+// startSandboxProcess runs the sandbox as a process of its own (`irpgate serve
+// --target=sandbox`, its registry kept under dir/sandbox) and returns it with its URL once
+// it answers.
+func startSandboxProcess(tb testing.TB, bin, dir string) (*proctest.Proc, string) {
+	tb.Helper()
+	addr := proctest.FreeAddr(tb)
+	sb := proctest.Start(tb, bin, "serve", "--target=sandbox", "--sandbox-addr="+addr,
+		"--data-dir="+filepath.Join(dir, "sandbox"), "--log-level=warn")
+	url := "http://" + addr
+	require.Eventually(tb, func() bool {
+		res, err := http.Get(url + "/sandbox/publickeys")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, time.Minute, 20*time.Millisecond, "the sandbox never answered: %s", sb.Logs)
+	return sb, url
+}
+
+// startIrpgateProcess runs irpgate (`--target=auth,einvoice,gateway`, SQLite under
+// dir/irpgate) as a process of its own, calling the sandbox at sbURL as a remote IRP, and
+// returns it once healthy with an e2e whose base and conn reach it. Started again on the
+// same dir, it is the same irpgate restarted.
+func startIrpgateProcess(tb testing.TB, bin, dir, sbURL string) (*proctest.Proc, *e2e) {
+	tb.Helper()
+	var keys struct{ EncryptionPublicKey, SigningCertificate string }
+	getJSON(tb, sbURL+"/sandbox/publickeys", &keys)
+	pubFile, certFile := filepath.Join(dir, "irp-public-key.pem"), filepath.Join(dir, "irp-cert.pem")
+	require.NoError(tb, os.WriteFile(pubFile, []byte(keys.EncryptionPublicKey), 0o600))
+	require.NoError(tb, os.WriteFile(certFile, []byte(keys.SigningCertificate), 0o600))
+	httpAddr, grpcAddr := proctest.FreeAddr(tb), proctest.FreeAddr(tb)
+	gw := proctest.Start(tb, bin, "serve", "--target=auth,einvoice,gateway",
+		"--http-addr="+httpAddr, "--grpc-addr="+grpcAddr, "--data-dir="+filepath.Join(dir, "irpgate"),
+		"--irp-urls=NIC1="+sbURL+",NIC2="+sbURL+"/irp/nic2", "--irp-public-key-file="+pubFile,
+		"--irp-cert-file="+certFile, "--accept-test-gstins", "--admin-key="+e2eAdminKey, "--log-level=warn")
+	proctest.WaitHealthy(tb, httpAddr, gw.Logs)
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = conn.Close() })
+	return gw, &e2e{base: "http://" + httpAddr, conn: conn}
 }
