@@ -498,6 +498,20 @@ func TestSQLite_AutocheckpointFromURL(t *testing.T) {
 	require.Equal(t, 500, auto)
 }
 
+// A URL that sets synchronous keeps it on every connection, writer and readers: FULL makes
+// each commit durable against a machine crash, not only a process crash (decisions §9).
+func TestSQLite_SynchronousFromURL(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(t.Context(), store.Config{URL: "sqlite:" + filepath.Join(t.TempDir(), "x.db") + "?_pragma=synchronous(FULL)"})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	for _, q := range []string{"PRAGMA synchronous", "SELECT * FROM pragma_synchronous()"} {
+		var got int
+		require.NoError(t, db.QueryRowContext(t.Context(), q).Scan(&got), q)
+		require.Equal(t, 2, got, q) // FULL
+	}
+}
+
 // A database that cannot take a statement now (PostgreSQL unreachable, SQLite's write lock
 // held elsewhere) is told apart from a statement that is wrong, and writes work again after.
 func TestIsUnavailable_Outage(t *testing.T) {
