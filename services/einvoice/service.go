@@ -232,18 +232,17 @@ func (s *Service) Run(ctx context.Context) error {
 	defer sweep.Stop()
 	settle := time.NewTicker(s.cfg.SettleInterval)
 	defer settle.Stop()
+	// A process killed just before this one started (a crash, then a restart within
+	// seconds) left rows too fresh for the start-up scan: look once more when they are stale.
+	started, lateScan := s.now(), true
+	s.sweep(ctx)
+	s.findStale(ctx)
 	var probe <-chan time.Time
 	if s.cfg.ProbeInterval > 0 {
 		t := time.NewTicker(s.cfg.ProbeInterval)
 		defer t.Stop()
 		probe = t.C
 		s.ProbeIRPs(ctx)
-	}
-	s.sweep(ctx)
-	if n, err := s.FindStalePending(ctx); err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "looking for documents left pending failed", "error", err.Error())
-	} else if n > 0 {
-		s.log.InfoContext(ctx, "documents left pending by an earlier run will be settled with the IRP", "documents", n)
 	}
 	for {
 		select {
@@ -255,11 +254,24 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-probe:
 			s.ProbeIRPs(ctx)
 		case <-settle.C:
+			if lateScan && s.now().Sub(started) >= staleAfter {
+				lateScan = false
+				s.findStale(ctx)
+			}
 			n, err := s.SettlePending(ctx)
 			if err != nil && ctx.Err() == nil {
 				s.log.WarnContext(ctx, "settling documents whose outcome was unknown", "settled", n, "error", err.Error())
 			}
 		}
+	}
+}
+
+// findStale adds the documents left PENDING by an earlier process to those to settle.
+func (s *Service) findStale(ctx context.Context) {
+	if n, err := s.FindStalePending(ctx); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "looking for documents left pending failed", "error", err.Error())
+	} else if n > 0 {
+		s.log.InfoContext(ctx, "documents left pending by an earlier run will be settled with the IRP", "documents", n)
 	}
 }
 

@@ -105,7 +105,8 @@ func (u *unsettled) remove(d unsettledDoc) {
 
 // FindStalePending adds to the documents SettlePending asks about those left PENDING for
 // longer than staleAfter, for instance by a process that stopped mid-request. Run calls it
-// once when it starts. It reports how many it found.
+// when it starts, and once more staleAfter later for the rows of a process that died just
+// before it started. It reports how many it found.
 func (s *Service) FindStalePending(ctx context.Context) (int, error) {
 	keys, err := s.docs.stalePending(ctx, s.now().Add(-staleAfter), maxUnsettled)
 	for _, k := range keys {

@@ -119,6 +119,36 @@ func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
 	})
 }
 
+// A document left pending by a process killed just before the next one started (a crash
+// and a restart within seconds) is too fresh for the start-up scan; Run looks again once it
+// has been left alone long enough, and settles it.
+func TestRunSettlesWhatAProcessKilledJustBeforeLeftPending(t *testing.T) {
+	e := setup(t, storetest.SQLite(t), sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+	_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	regs := e.sb.Registered()
+	require.Len(t, regs, 1)
+
+	e.sb.SetFaults(sandbox.Faults{})
+	next, _ := e.service(t, func(c *einvoice.Config) { c.SettleInterval = 10 * time.Millisecond })
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	pings := e.sb.Stats().ByOperation[sandbox.OpPing]
+	go func() { done <- next.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	// Run asks the IRPs' heartbeats right after its start-up scan.
+	require.Eventually(t, func() bool { return e.sb.Stats().ByOperation[sandbox.OpPing] > pings }, 10*time.Second, time.Millisecond)
+	n, err := next.SettlePending(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "the start-up scan passed over the fresh row")
+	require.Equal(t, "PENDING", readRow(t, e.db, regs[0].Irn).State)
+
+	e.sb.Clock.Advance(3 * time.Minute)
+	require.Eventually(t, func() bool { return readRow(t, e.db, regs[0].Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
+	require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
+}
+
 // A process that stops (a rollout, a scale-down) settles what it remembers before Run
 // returns, instead of leaving it PENDING until another process starts.
 func TestRunSettlesWhenItStops(t *testing.T) {
