@@ -136,7 +136,7 @@ func TestRunSettlesWhatAProcessKilledJustBeforeLeftPending(t *testing.T) {
 	done := make(chan error, 1)
 	pings := e.sb.Stats().ByOperation[sandbox.OpPing]
 	go func() { done <- next.Run(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
 	// Run asks the IRPs' heartbeats right after its start-up scan.
 	require.Eventually(t, func() bool { return e.sb.Stats().ByOperation[sandbox.OpPing] > pings }, 10*time.Second, time.Millisecond)
 	n, err := next.SettlePending(t.Context())
