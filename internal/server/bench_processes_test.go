@@ -91,10 +91,10 @@ func startSandboxProcess(tb testing.TB, bin, dir string) (*proctest.Proc, string
 }
 
 // startIrpgateProcess runs irpgate (`--target=auth,einvoice,gateway`, SQLite under
-// dir/irpgate) as a process of its own, calling the sandbox at sbURL as a remote IRP, and
-// returns it once healthy with an e2e whose base and conn reach it. Started again on the
-// same dir, it is the same irpgate restarted.
-func startIrpgateProcess(tb testing.TB, bin, dir, sbURL string) (*proctest.Proc, *e2e) {
+// dir/irpgate unless extra names a --database-url) as a process of its own, calling the
+// sandbox at sbURL as a remote IRP, and returns it once healthy with an e2e whose base and
+// conn reach it. Started again on the same dir, it is the same irpgate restarted.
+func startIrpgateProcess(tb testing.TB, bin, dir, sbURL string, extra ...string) (*proctest.Proc, *e2e) {
 	tb.Helper()
 	var keys struct{ EncryptionPublicKey, SigningCertificate string }
 	getJSON(tb, sbURL+"/sandbox/publickeys", &keys)
@@ -102,10 +102,10 @@ func startIrpgateProcess(tb testing.TB, bin, dir, sbURL string) (*proctest.Proc,
 	require.NoError(tb, os.WriteFile(pubFile, []byte(keys.EncryptionPublicKey), 0o600))
 	require.NoError(tb, os.WriteFile(certFile, []byte(keys.SigningCertificate), 0o600))
 	httpAddr, grpcAddr := proctest.FreeAddr(tb), proctest.FreeAddr(tb)
-	gw := proctest.Start(tb, bin, "serve", "--target=auth,einvoice,gateway",
-		"--http-addr="+httpAddr, "--grpc-addr="+grpcAddr, "--data-dir="+filepath.Join(dir, "irpgate"),
-		"--irp-urls=NIC1="+sbURL+",NIC2="+sbURL+"/irp/nic2", "--irp-public-key-file="+pubFile,
-		"--irp-cert-file="+certFile, "--accept-test-gstins", "--admin-key="+e2eAdminKey, "--log-level=warn")
+	gw := proctest.Start(tb, bin, append([]string{"serve", "--target=auth,einvoice,gateway",
+		"--http-addr=" + httpAddr, "--grpc-addr=" + grpcAddr, "--data-dir=" + filepath.Join(dir, "irpgate"),
+		"--irp-urls=NIC1=" + sbURL + ",NIC2=" + sbURL + "/irp/nic2", "--irp-public-key-file=" + pubFile,
+		"--irp-cert-file=" + certFile, "--accept-test-gstins", "--admin-key=" + e2eAdminKey, "--log-level=warn"}, extra...)...)
 	proctest.WaitHealthy(tb, httpAddr, gw.Logs)
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(tb, err)

@@ -20,17 +20,22 @@ import (
 
 // TestKilledWhileRegisteringLosesNoIRN kills irpgate (SIGKILL: no shutdown, no last
 // settling round) while eight callers register documents, and starts it again on the same
-// data directory. The callers then send every document again, as an ERP does after a
-// failed request. Every document is registered exactly once: the ones answered before the
-// kill come back from the store with the same IRN, the ones in flight are finished (sent
-// again, or reconciled through the IRP's duplicate answer when the IRP had registered them),
-// every answer's signatures verify, and the store and the IRP's registry hold the same
-// IRNs with the same AckNos.
+// data directory (SQLite) or database (PostgreSQL). The callers then send every document
+// again, as an ERP does after a failed request. Every document is registered exactly once:
+// the ones answered before the kill come back from the store with the same IRN, the ones in
+// flight are finished (sent again, or reconciled through the IRP's duplicate answer when the
+// IRP had registered them), every answer's signatures verify, and the store and the IRP's
+// registry hold the same IRNs with the same AckNos.
 func TestKilledWhileRegisteringLosesNoIRN(t *testing.T) {
 	bin := proctest.Build(t, "github.com/irpgate/irpgate/cmd/irpgate")
+	t.Run("sqlite", func(t *testing.T) { killWhileRegistering(t, bin) })
+	t.Run("postgres", func(t *testing.T) { killWhileRegistering(t, bin, "--database-url="+postgresURL(t)) })
+}
+
+func killWhileRegistering(t *testing.T, bin string, extra ...string) {
 	dir := t.TempDir()
 	_, sbURL := startSandboxProcess(t, bin, dir)
-	first, e := startIrpgateProcess(t, bin, dir, sbURL)
+	first, e := startIrpgateProcess(t, bin, dir, sbURL, extra...)
 	e.enrol(t, sbURL)
 
 	const docs, killAfter, callers = 400, 60, 8
@@ -129,7 +134,7 @@ func TestKilledWhileRegisteringLosesNoIRN(t *testing.T) {
 	require.Less(t, len(before), sent, "some requests were in flight at the kill")
 
 	// The same irpgate again; every caller sends its document again.
-	_, again := startIrpgateProcess(t, bin, dir, sbURL)
+	_, again := startIrpgateProcess(t, bin, dir, sbURL, extra...)
 	again.certs = e.certs
 	var inFlightRegistered int
 	for i := range sent {
