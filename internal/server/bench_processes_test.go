@@ -102,10 +102,12 @@ func startIrpgateProcess(tb testing.TB, bin, dir, sbURL string, extra ...string)
 	require.NoError(tb, os.WriteFile(pubFile, []byte(keys.EncryptionPublicKey), 0o600))
 	require.NoError(tb, os.WriteFile(certFile, []byte(keys.SigningCertificate), 0o600))
 	httpAddr, grpcAddr := proctest.FreeAddr(tb), proctest.FreeAddr(tb)
-	gw := proctest.Start(tb, bin, append([]string{"serve", "--target=auth,einvoice,gateway",
+	gw := proctest.Start(tb, bin, append([]string{
+		"serve", "--target=auth,einvoice,gateway",
 		"--http-addr=" + httpAddr, "--grpc-addr=" + grpcAddr, "--data-dir=" + filepath.Join(dir, "irpgate"),
 		"--irp-urls=NIC1=" + sbURL + ",NIC2=" + sbURL + "/irp/nic2", "--irp-public-key-file=" + pubFile,
-		"--irp-cert-file=" + certFile, "--accept-test-gstins", "--admin-key=" + e2eAdminKey, "--log-level=warn"}, extra...)...)
+		"--irp-cert-file=" + certFile, "--accept-test-gstins", "--admin-key=" + e2eAdminKey, "--log-level=warn",
+	}, extra...)...)
 	proctest.WaitHealthy(tb, httpAddr, gw.Logs)
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(tb, err)
