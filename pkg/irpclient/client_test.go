@@ -237,9 +237,7 @@ func TestLocalSessions(t *testing.T) {
 	t.Run("a session near expiry is renewed with ForceRefreshAccessToken", func(t *testing.T) {
 		f := newFakeIRP(t)
 		now := time.Now()
-		c, err := New(Config{BaseURLs: map[string]string{NIC1: f.srv.URL}, PublicKeys: map[string]*rsa.PublicKey{NIC1: &testKey(t).PublicKey}})
-		require.NoError(t, err)
-		ls := NewLocalSessions(c, func(string, string) (Credentials, error) { return testCreds, nil }, WithClock(func() time.Time { return now }))
+		ls := clockedSessions(t, f, &now)
 		s1, err := ls.Session(t.Context(), testCreds.GSTIN, "")
 		require.NoError(t, err)
 		now = s1.Expiry.Add(-5 * time.Minute)
@@ -251,10 +249,7 @@ func TestLocalSessions(t *testing.T) {
 	t.Run("the refresh margin decides how early a session is renewed", func(t *testing.T) {
 		f := newFakeIRP(t)
 		now := time.Now()
-		c, err := New(Config{BaseURLs: map[string]string{NIC1: f.srv.URL}, PublicKeys: map[string]*rsa.PublicKey{NIC1: &testKey(t).PublicKey}})
-		require.NoError(t, err)
-		ls := NewLocalSessions(c, func(string, string) (Credentials, error) { return testCreds, nil },
-			WithClock(func() time.Time { return now }), WithRefreshMargin(2*time.Minute))
+		ls := clockedSessions(t, f, &now, WithRefreshMargin(2*time.Minute))
 		s1, err := ls.Session(t.Context(), testCreds.GSTIN, "")
 		require.NoError(t, err)
 		now = s1.Expiry.Add(-5 * time.Minute) // inside the default 10 minutes, not inside 2
@@ -289,6 +284,15 @@ func TestLocalSessions(t *testing.T) {
 		require.Equal(t, s2.AuthToken, s3.AuthToken)
 		require.Equal(t, 2, f.tokens)
 	})
+}
+
+// clockedSessions is LocalSessions on f with the default IRP NIC1 and the clock *now.
+func clockedSessions(t *testing.T, f *fakeIRP, now *time.Time, opts ...LocalSessionsOption) *LocalSessions {
+	t.Helper()
+	c, err := New(Config{BaseURLs: map[string]string{NIC1: f.srv.URL}, PublicKeys: map[string]*rsa.PublicKey{NIC1: &testKey(t).PublicKey}})
+	require.NoError(t, err)
+	opts = append([]LocalSessionsOption{WithClock(func() time.Time { return *now })}, opts...)
+	return NewLocalSessions(c, func(string, string) (Credentials, error) { return testCreds, nil }, opts...)
 }
 
 // TestNoSecretInLogsSpansMetricsOrErrors drives success, IRP errors, a 1005

@@ -93,28 +93,41 @@ func TestSettlePendingFailsWhatTheIRPNeverRegistered(t *testing.T) {
 	})
 }
 
+// pendingAtTheIRP registers one document whose every answer is lost, so the IRP has it
+// and its row is left PENDING, then lets the IRP answer again. It returns the IRP's
+// registration.
+func pendingAtTheIRP(t *testing.T, db *store.DB) (*env, sandbox.Registration) {
+	t.Helper()
+	e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+	_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	regs := e.sb.Registered()
+	require.Len(t, regs, 1)
+	require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
+	e.sb.SetFaults(sandbox.Faults{})
+	return e, regs[0]
+}
+
+// runUntilTheEnd runs svc.Run until the test ends.
+func runUntilTheEnd(t *testing.T, svc *einvoice.Service) {
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+}
+
 // A document a stopped process left pending is found when Run starts (once it has been left
 // alone for a while) and settled with the IRP like the others.
 func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
-		_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
-		_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-		regs := e.sb.Registered()
-		require.Len(t, regs, 1)
-
-		// A new process over the same database, a few minutes later, with the IRP answering.
-		e.sb.SetFaults(sandbox.Faults{})
+		e, reg := pendingAtTheIRP(t, db)
+		// A new process over the same database, a few minutes later.
 		e.sb.Clock.Advance(3 * time.Minute)
 		next, _ := e.service(t, func(c *einvoice.Config) { c.SettleInterval = 10 * time.Millisecond })
-		ctx, stop := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- next.Run(ctx) }()
-		require.Eventually(t, func() bool { return readRow(t, db, regs[0].Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
-		stop()
-		require.NoError(t, <-done)
-		require.Equal(t, regs[0].AckNo, readRow(t, db, regs[0].Irn).AckNo)
+		runUntilTheEnd(t, next)
+		require.Eventually(t, func() bool { return readRow(t, db, reg.Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
+		require.Equal(t, reg.AckNo, readRow(t, db, reg.Irn).AckNo)
 		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 	})
 }
@@ -123,29 +136,19 @@ func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
 // and a restart within seconds) is too fresh for the start-up scan; Run looks again once it
 // has been left alone long enough, and settles it.
 func TestRunSettlesWhatAProcessKilledJustBeforeLeftPending(t *testing.T) {
-	e := setup(t, storetest.SQLite(t), sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
-	_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
-	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-	regs := e.sb.Registered()
-	require.Len(t, regs, 1)
-
-	e.sb.SetFaults(sandbox.Faults{})
+	e, reg := pendingAtTheIRP(t, storetest.SQLite(t))
 	next, _ := e.service(t, func(c *einvoice.Config) { c.SettleInterval = 10 * time.Millisecond })
-	ctx, stop := context.WithCancel(t.Context())
-	done := make(chan error, 1)
 	pings := e.sb.Stats().ByOperation[sandbox.OpPing]
-	go func() { done <- next.Run(ctx) }()
-	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+	runUntilTheEnd(t, next)
 	// Run asks the IRPs' heartbeats right after its start-up scan.
 	require.Eventually(t, func() bool { return e.sb.Stats().ByOperation[sandbox.OpPing] > pings }, 10*time.Second, time.Millisecond)
 	n, err := next.SettlePending(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "the start-up scan passed over the fresh row")
-	require.Equal(t, "PENDING", readRow(t, e.db, regs[0].Irn).State)
+	require.Equal(t, "PENDING", readRow(t, e.db, reg.Irn).State)
 
 	e.sb.Clock.Advance(3 * time.Minute)
-	require.Eventually(t, func() bool { return readRow(t, e.db, regs[0].Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return readRow(t, e.db, reg.Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
 	require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 }
 
