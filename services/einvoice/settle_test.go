@@ -214,6 +214,43 @@ func TestSettlePendingStoresACancellationTheIRPMade(t *testing.T) {
 	})
 }
 
+// A cancellation sent without an answer that the IRP never made (the connection dropped
+// before it processed it) is settled by asking: the row stays ACTIVE, nothing is stored as
+// cancelled, and a later cancel goes through.
+func TestSettlePendingKeepsWhatTheIRPDidNotCancel(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpCancel}}))
+		svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		ctx := t.Context()
+		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.NoError(t, err)
+		irn := res.GetDetails().GetIrn()
+		cancel := &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "Wrong entry"}
+
+		_, err = client.CancelIrn(ctx, cancel)
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "sent, so the outcome is not known")
+		atIRP, err := e.irp.GetIRN(ctx, seller, irn)
+		require.NoError(t, err)
+		require.Equal(t, "ACT", atIRP.Status, "the IRP never cancelled it")
+
+		e.sb.SetFaults(sandbox.Faults{})
+		n, err := svc.SettlePending(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, "ACTIVE", readRow(t, db, irn).State)
+		n, err = svc.SettlePending(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "settled once")
+
+		c, err := client.CancelIrn(ctx, cancel)
+		require.NoError(t, err)
+		require.False(t, c.GetAlreadyCancelled())
+		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
+	})
+}
+
 // A document this call claimed and never got to the IRP (no IRP session, or the IRP
 // unreachable throughout) is marked FAILED, free to send again, instead of waiting to be
 // settled; the next request sends it.
