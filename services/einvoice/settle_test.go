@@ -40,6 +40,36 @@ func requireSettled(t *testing.T, svc *einvoice.Service, db *store.DB, reg sandb
 	require.NotEmpty(t, row.SignedInvoice)
 }
 
+// A caller told OUTCOME_UNKNOWN gets the IRN the document would have, and may ask for it
+// instead of sending the document again: GetIrn, without a GSTIN, reads it from the IRP for
+// the pending document's seller, verifies it and stores it as the document's registration.
+func TestGetIrnAfterAnUnknownOutcomeFinishesTheRegistration(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+		_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		ctx := t.Context()
+		_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason())
+		irn := info.GetMetadata()["irn"]
+		regs := e.sb.Registered()
+		require.Len(t, regs, 1)
+		require.Equal(t, regs[0].Irn, irn, "the error names the IRN")
+		require.Equal(t, "PENDING", readRow(t, db, irn).State)
+
+		e.sb.SetFaults(sandbox.Faults{})
+		got, err := client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn})
+		require.NoError(t, err)
+		require.Equal(t, regs[0].AckNo, got.GetDetails().GetAckNo())
+		requireVerified(t, e.sb, got.GetDetails())
+		row := readRow(t, db, irn)
+		require.Equal(t, "ACTIVE", row.State)
+		require.Equal(t, got.GetDetails().GetSignedInvoice(), row.SignedInvoice)
+		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
+	})
+}
+
 // A document whose every answer was lost is left PENDING with its outcome unknown; the
 // background settling finds the IRP's registration and stores it, without sending again.
 func TestSettlePendingStoresWhatTheIRPRegistered(t *testing.T) {
