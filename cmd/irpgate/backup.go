@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/irpgate/irpgate/internal/server"
@@ -49,8 +50,24 @@ func backup(args []string) error {
 		fmt.Fprintln(w, "file:", f)
 	}
 	fmt.Fprintln(w, "The copy holds the master key: keep it as safe as the data directory.")
-	fmt.Fprintf(w, "Restore: irpgate serve --data-dir %s (with the other flags as before)\n", r.Dir)
+	restore := "irpgate serve --data-dir " + r.Dir
+	if r.Database != "" && cfg.DatabaseURL != "" {
+		// The database was the file --database-url names: the copy is in DIR, so the URL
+		// must name it (with the same parameters), or serve would open the original.
+		restore += " --database-url='" + copyURL(cfg.DatabaseURL, r.Database) + "'"
+	}
+	fmt.Fprintf(w, "Restore: %s (with the other flags as before)\n", restore)
 	return nil
+}
+
+// copyURL is the SQLite URL of the database copy at path, with the query (pragmas) of the
+// URL the original was opened with.
+func copyURL(original, path string) string {
+	u := "sqlite://" + path
+	if _, q, ok := strings.Cut(original, "?"); ok {
+		u += "?" + q
+	}
+	return u
 }
 
 func backupUsage(w io.Writer) {

@@ -109,3 +109,31 @@ func TestBackupBesideAServingIrpgate(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, string(out), "backup: destination "+dest+" is not empty")
 }
+
+// A database named by --database-url (SQLite with its own pragmas, as the README suggests for
+// synchronous=FULL) is copied into the backup, and the restore line names the copy with the
+// same pragmas, not the original file; irpgate starts from that line.
+func TestBackupOfADatabaseNamedByURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := proctest.Build(t, "github.com/irpgate/irpgate/cmd/irpgate")
+	dataDir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "elsewhere.db") + "?_pragma=synchronous(FULL)"
+	httpAddr := proctest.FreeAddr(t)
+	srv := proctest.Start(t, bin, "serve", "--data-dir="+dataDir, "--database-url="+dbURL, "--http-addr="+httpAddr,
+		"--grpc-addr="+proctest.FreeAddr(t), "--sandbox-addr="+proctest.FreeAddr(t))
+	proctest.WaitHealthy(t, httpAddr, srv.Logs)
+
+	dest := filepath.Join(t.TempDir(), "backup")
+	out, err := exec.CommandContext(t.Context(), bin, "backup", "--data-dir="+dataDir, "--database-url="+dbURL, dest).CombinedOutput()
+	require.NoError(t, err, string(out))
+	copyURL := "sqlite://" + filepath.Join(dest, "irpgate.db") + "?_pragma=synchronous(FULL)"
+	require.Contains(t, string(out), "Restore: irpgate serve --data-dir "+dest+" --database-url='"+copyURL+"'")
+
+	restoredAddr := proctest.FreeAddr(t)
+	restored := proctest.Start(t, bin, "serve", "--data-dir="+dest, "--database-url="+copyURL, "--http-addr="+restoredAddr,
+		"--grpc-addr="+proctest.FreeAddr(t), "--sandbox-addr="+proctest.FreeAddr(t))
+	proctest.WaitHealthy(t, restoredAddr, restored.Logs)
+	require.FileExists(t, filepath.Join(dest, "irpgate.db-wal"), "the restored irpgate opened the copy")
+}
