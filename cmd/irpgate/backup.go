@@ -23,6 +23,9 @@ func backup(args []string) error {
 	}
 	if len(rest) != 1 {
 		backupUsage(os.Stderr)
+		if len(rest) > 1 && slices.ContainsFunc(rest[1:], func(a string) bool { return strings.HasPrefix(a, "-") }) {
+			return errors.New("backup: put the flags before DIR (" + strings.Join(rest[1:], " ") + " came after it)")
+		}
 		return errors.New("backup: name one destination directory")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

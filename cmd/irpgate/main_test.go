@@ -108,6 +108,10 @@ func TestBackupBesideAServingIrpgate(t *testing.T) {
 	out, err = exec.CommandContext(t.Context(), bin, "backup", "--data-dir="+dataDir, dest).CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), "backup: destination "+dest+" is not empty")
+
+	out, err = exec.CommandContext(t.Context(), bin, "backup", dest+"2", "--data-dir="+dataDir).CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "backup: put the flags before DIR (--data-dir="+dataDir+" came after it)")
 }
 
 // A database named by --database-url (SQLite with its own pragmas, as the README suggests for
