@@ -28,7 +28,7 @@ type Config struct {
 	HTTPAddr        string        `flag:"http-addr" usage:"listen address of /healthz and /metrics, and of the REST API with the gateway role (empty: none, without the gateway)"`
 	SandboxAddr     string        `flag:"sandbox-addr" usage:"sandbox IRP listen address"`
 	DataDir         string        `flag:"data-dir" usage:"directory for the embedded SQLite database and generated keys"`
-	DatabaseURL     string        `flag:"database-url" usage:"postgres:// URL; embedded SQLite in the data directory when empty"`
+	DatabaseURL     string        `flag:"database-url" usage:"postgres:// URL, or sqlite:///path/to/file.db?_pragma=synchronous(FULL) for a SQLite file of your own; embedded SQLite in the data directory when empty"`
 	AuthAddr        string        `flag:"auth-addr" usage:"address of the auth service (this process when empty)"`
 	EInvoiceAddr    string        `flag:"einvoice-addr" usage:"address of the einvoice service (this process when empty)"`
 	EwayBillAddr    string        `flag:"ewaybill-addr" usage:"address of the ewaybill service (this process when empty)"`
