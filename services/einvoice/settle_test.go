@@ -214,71 +214,62 @@ func TestRunSettlesWhenItStops(t *testing.T) {
 	})
 }
 
-// A cancellation whose every answer was lost leaves the row ACTIVE while the IRP has
-// cancelled the IRN; the settling asks the IRP and stores the cancellation.
-func TestSettlePendingStoresACancellationTheIRPMade(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpCancel}}))
-		svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
-		ctx := t.Context()
-		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.NoError(t, err)
-		irn := res.GetDetails().GetIrn()
+// A cancellation sent without an answer is settled by asking the IRP. When the IRP made it
+// (every answer lost), the row, left ACTIVE, becomes CANCELLED; when it never did (the
+// connection dropped before it processed the request), the row stays ACTIVE and a later
+// cancel goes through.
+func TestSettlePendingCancellation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults sandbox.Faults
+		atIRP  string // the IRN's status at the IRP after the unanswered cancel
+		after  string // the row's state once settled
+	}{
+		{"made by the IRP, answer lost", sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpCancel}}, "CNL", "CANCELLED"},
+		{"never made", sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpCancel}}, "ACT", "ACTIVE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				e := setup(t, db, sandboxtest.WithFaults(tc.faults))
+				svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+				ctx := t.Context()
+				res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+				require.NoError(t, err)
+				irn := res.GetDetails().GetIrn()
+				cancel := &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "Wrong entry"}
 
-		_, err = client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "Wrong entry"})
-		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-		require.Equal(t, "ACTIVE", readRow(t, db, irn).State)
-		atIRP, err := e.irp.GetIRN(ctx, seller, irn)
-		require.NoError(t, err)
-		require.Equal(t, "CNL", atIRP.Status, "the IRP cancelled it; its answer was lost")
+				_, err = client.CancelIrn(ctx, cancel)
+				require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+				info, _ := errorInfo(t, err)
+				require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "sent, so the outcome is not known")
+				require.Equal(t, "ACTIVE", readRow(t, db, irn).State)
+				atIRP, err := e.irp.GetIRN(ctx, seller, irn)
+				require.NoError(t, err)
+				require.Equal(t, tc.atIRP, atIRP.Status)
 
-		e.sb.SetFaults(sandbox.Faults{})
-		n, err := svc.SettlePending(ctx)
-		require.NoError(t, err)
-		require.Equal(t, 1, n)
-		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
-		got, err := client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn})
-		require.NoError(t, err)
-		require.Equal(t, "CNL", got.GetDetails().GetStatus())
-		require.NotEmpty(t, got.GetDetails().GetCancelDate())
-	})
-}
+				e.sb.SetFaults(sandbox.Faults{})
+				n, err := svc.SettlePending(ctx)
+				require.NoError(t, err)
+				require.Equal(t, 1, n)
+				require.Equal(t, tc.after, readRow(t, db, irn).State)
+				n, err = svc.SettlePending(ctx)
+				require.NoError(t, err)
+				require.Zero(t, n, "settled once")
 
-// A cancellation sent without an answer that the IRP never made (the connection dropped
-// before it processed it) is settled by asking: the row stays ACTIVE, nothing is stored as
-// cancelled, and a later cancel goes through.
-func TestSettlePendingKeepsWhatTheIRPDidNotCancel(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpCancel}}))
-		svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
-		ctx := t.Context()
-		res, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.NoError(t, err)
-		irn := res.GetDetails().GetIrn()
-		cancel := &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "Wrong entry"}
-
-		_, err = client.CancelIrn(ctx, cancel)
-		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-		info, _ := errorInfo(t, err)
-		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "sent, so the outcome is not known")
-		atIRP, err := e.irp.GetIRN(ctx, seller, irn)
-		require.NoError(t, err)
-		require.Equal(t, "ACT", atIRP.Status, "the IRP never cancelled it")
-
-		e.sb.SetFaults(sandbox.Faults{})
-		n, err := svc.SettlePending(ctx)
-		require.NoError(t, err)
-		require.Equal(t, 1, n)
-		require.Equal(t, "ACTIVE", readRow(t, db, irn).State)
-		n, err = svc.SettlePending(ctx)
-		require.NoError(t, err)
-		require.Zero(t, n, "settled once")
-
-		c, err := client.CancelIrn(ctx, cancel)
-		require.NoError(t, err)
-		require.False(t, c.GetAlreadyCancelled())
-		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
-	})
+				if tc.after == "CANCELLED" {
+					got, err := client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn})
+					require.NoError(t, err)
+					require.Equal(t, "CNL", got.GetDetails().GetStatus())
+					require.NotEmpty(t, got.GetDetails().GetCancelDate())
+					return
+				}
+				done, err := client.CancelIrn(ctx, cancel)
+				require.NoError(t, err)
+				require.False(t, done.GetAlreadyCancelled())
+				require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
+			})
+		})
+	}
 }
 
 // A document this call claimed and never got to the IRP (no IRP session, or the IRP
