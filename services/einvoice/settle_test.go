@@ -45,23 +45,15 @@ func requireSettled(t *testing.T, svc *einvoice.Service, db *store.DB, reg sandb
 // the pending document's seller, verifies it and stores it as the document's registration.
 func TestGetIrnAfterAnUnknownOutcomeFinishesTheRegistration(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
-		_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
-		ctx := t.Context()
-		_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		e, _, reg, err := pendingAtTheIRP(t, db)
 		info, _ := errorInfo(t, err)
 		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason())
 		irn := info.GetMetadata()["irn"]
-		regs := e.sb.Registered()
-		require.Len(t, regs, 1)
-		require.Equal(t, regs[0].Irn, irn, "the error names the IRN")
-		require.Equal(t, "PENDING", readRow(t, db, irn).State)
+		require.Equal(t, reg.Irn, irn, "the error names the IRN")
 
-		e.sb.SetFaults(sandbox.Faults{})
-		got, err := client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: irn})
+		got, err := e.client.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: irn})
 		require.NoError(t, err)
-		require.Equal(t, regs[0].AckNo, got.GetDetails().GetAckNo())
+		require.Equal(t, reg.AckNo, got.GetDetails().GetAckNo())
 		requireVerified(t, e.sb, got.GetDetails())
 		row := readRow(t, db, irn)
 		require.Equal(t, "ACTIVE", row.State)
@@ -74,21 +66,11 @@ func TestGetIrnAfterAnUnknownOutcomeFinishesTheRegistration(t *testing.T) {
 // background settling finds the IRP's registration and stores it, without sending again.
 func TestSettlePendingStoresWhatTheIRPRegistered(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
-		svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
-		ctx := t.Context()
-
-		_, err := client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-		regs := e.sb.Registered()
-		require.Len(t, regs, 1, "the IRP registered it; its answer was lost")
-		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
-
-		e.sb.SetFaults(sandbox.Faults{})
-		requireSettled(t, svc, db, regs[0])
+		e, svc, reg, _ := pendingAtTheIRP(t, db)
+		requireSettled(t, svc, db, reg)
 		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 
-		n, err := svc.SettlePending(ctx)
+		n, err := svc.SettlePending(t.Context())
 		require.NoError(t, err)
 		require.Zero(t, n, "settled once")
 	})
@@ -123,20 +105,20 @@ func TestSettlePendingFailsWhatTheIRPNeverRegistered(t *testing.T) {
 	})
 }
 
-// pendingAtTheIRP registers one document whose every answer is lost, so the IRP has it
-// and its row is left PENDING, then lets the IRP answer again. It returns the IRP's
-// registration.
-func pendingAtTheIRP(t *testing.T, db *store.DB) (*env, sandbox.Registration) {
+// pendingAtTheIRP registers one document whose every answer is lost, through a service svc
+// that tries once, so the IRP has it and its row is left PENDING; then it lets the IRP
+// answer again. It returns the IRP's registration and GenerateIrn's error.
+func pendingAtTheIRP(t *testing.T, db *store.DB) (e *env, svc *einvoice.Service, reg sandbox.Registration, genErr error) {
 	t.Helper()
-	e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
-	_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
-	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	e = setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+	svc, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+	_, genErr = client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.Equal(t, codes.Unavailable, status.Code(genErr), "%v", genErr)
 	regs := e.sb.Registered()
-	require.Len(t, regs, 1)
+	require.Len(t, regs, 1, "the IRP registered it; its answer was lost")
 	require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
 	e.sb.SetFaults(sandbox.Faults{})
-	return e, regs[0]
+	return e, svc, regs[0], genErr
 }
 
 // runUntilTheEnd runs svc.Run until the test ends.
@@ -151,7 +133,7 @@ func runUntilTheEnd(t *testing.T, svc *einvoice.Service) {
 // alone for a while) and settled with the IRP like the others.
 func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e, reg := pendingAtTheIRP(t, db)
+		e, _, reg, _ := pendingAtTheIRP(t, db)
 		// A new process over the same database, a few minutes later.
 		e.sb.Clock.Advance(3 * time.Minute)
 		next, _ := e.service(t, func(c *einvoice.Config) { c.SettleInterval = 10 * time.Millisecond })
@@ -166,7 +148,7 @@ func TestRunSettlesWhatAnEarlierProcessLeftPending(t *testing.T) {
 // and a restart within seconds) is too fresh for the start-up scan; Run looks again once it
 // has been left alone long enough, and settles it.
 func TestRunSettlesWhatAProcessKilledJustBeforeLeftPending(t *testing.T) {
-	e, reg := pendingAtTheIRP(t, storetest.SQLite(t))
+	e, _, reg, _ := pendingAtTheIRP(t, storetest.SQLite(t))
 	next, _ := e.service(t, func(c *einvoice.Config) { c.SettleInterval = 10 * time.Millisecond })
 	pings := e.sb.Stats().ByOperation[sandbox.OpPing]
 	runUntilTheEnd(t, next)
