@@ -223,10 +223,10 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 }
 
 // Run does the service's background work until ctx ends, then returns nil: it sweeps
-// expired Idempotency-Keys at once and every SweepInterval after, looks once for documents
-// an earlier run left pending, and settles documents whose outcome was unknown every
-// SettleInterval, and once more when ctx ends. A failed round is logged and tried again
-// at the next interval.
+// expired Idempotency-Keys at once and every SweepInterval after, looks for documents an
+// earlier run left pending when it starts and once more staleAfter later, and settles
+// documents whose outcome was unknown every SettleInterval, and once more when ctx ends.
+// A failed round or look is logged and tried again at the next interval.
 func (s *Service) Run(ctx context.Context) error {
 	sweep := time.NewTicker(s.cfg.SweepInterval)
 	defer sweep.Stop()
@@ -234,9 +234,10 @@ func (s *Service) Run(ctx context.Context) error {
 	defer settle.Stop()
 	// A process killed just before this one started (a crash, then a restart within
 	// seconds) left rows too fresh for the start-up scan: look once more when they are stale.
-	started, lateScan := s.now(), true
+	started := s.now()
+	scans := staleScans{started, started.Add(staleAfter)}
 	s.sweep(ctx)
-	s.findStale(ctx)
+	scans.run(ctx, s)
 	var probe <-chan time.Time
 	if s.cfg.ProbeInterval > 0 {
 		t := time.NewTicker(s.cfg.ProbeInterval)
@@ -254,10 +255,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-probe:
 			s.ProbeIRPs(ctx)
 		case <-settle.C:
-			if lateScan && s.now().Sub(started) >= staleAfter {
-				lateScan = false
-				s.findStale(ctx)
-			}
+			scans.run(ctx, s)
 			n, err := s.SettlePending(ctx)
 			if err != nil && ctx.Err() == nil {
 				s.log.WarnContext(ctx, "settling documents whose outcome was unknown", "settled", n, "error", err.Error())
@@ -266,13 +264,37 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// findStale adds the documents left PENDING by an earlier process to those to settle.
-func (s *Service) findStale(ctx context.Context) {
-	if n, err := s.FindStalePending(ctx); err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "looking for documents left pending failed", "error", err.Error())
-	} else if n > 0 {
+// staleScans are the times, in order, at which Run is to look for documents an earlier
+// process left PENDING.
+type staleScans []time.Time
+
+// run makes the look that is due, if one is, and drops every time it covered. A look that
+// fails stays due, so a database that was down when the process started (a pod starting
+// before its PostgreSQL) does not leave those documents PENDING until the next restart.
+func (sc *staleScans) run(ctx context.Context, s *Service) {
+	now := s.now()
+	if len(*sc) == 0 || now.Before((*sc)[0]) || !s.findStale(ctx) {
+		return
+	}
+	for len(*sc) > 0 && !now.Before((*sc)[0]) {
+		*sc = (*sc)[1:]
+	}
+}
+
+// findStale adds the documents left PENDING by an earlier process to those to settle, and
+// reports whether it could look.
+func (s *Service) findStale(ctx context.Context) bool {
+	n, err := s.FindStalePending(ctx)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			s.log.WarnContext(ctx, "looking for documents left pending failed; looking again at the next settle round", "error", err.Error())
+		}
+		return false
+	case n > 0:
 		s.log.InfoContext(ctx, "documents left pending by an earlier run will be settled with the IRP", "documents", n)
 	}
+	return true
 }
 
 func (s *Service) sweep(ctx context.Context) {

@@ -106,7 +106,8 @@ func (u *unsettled) remove(d unsettledDoc) {
 // FindStalePending adds to the documents SettlePending asks about those left PENDING for
 // longer than staleAfter, for instance by a process that stopped mid-request. Run calls it
 // when it starts, and once more staleAfter later for the rows of a process that died just
-// before it started. It reports how many it found.
+// before it started; a look that fails is made again at the next settle round. It reports
+// how many it found.
 func (s *Service) FindStalePending(ctx context.Context) (int, error) {
 	keys, err := s.docs.stalePending(ctx, s.now().Add(-staleAfter), maxUnsettled)
 	for _, k := range keys {

@@ -164,6 +164,28 @@ func TestRunSettlesWhatAProcessKilledJustBeforeLeftPending(t *testing.T) {
 	require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 }
 
+// A look for documents left pending that fails (the database was unreachable as the
+// process started) is made again at the next settle round, not only staleAfter later.
+func TestRunLooksAgainWhenTheStartUpLookFails(t *testing.T) {
+	db := storetest.SQLite(t)
+	e, _, reg, _ := pendingAtTheIRP(t, db)
+	e.sb.Clock.Advance(3 * time.Minute) // stale now; the clock stays here, so no later look is due
+	next, _ := e.service(t, func(c *einvoice.Config) { c.SettleInterval = 10 * time.Millisecond })
+	renameTable := func(from, to string) {
+		_, err := db.ExecContext(t.Context(), "ALTER TABLE "+from+" RENAME TO "+to)
+		require.NoError(t, err)
+	}
+	renameTable("einvoice_documents", "einvoice_documents_away")
+	pings := e.sb.Stats().ByOperation[sandbox.OpPing]
+	runUntilTheEnd(t, next)
+	// Run asks the IRPs' heartbeats right after its start-up look, which found no table.
+	require.Eventually(t, func() bool { return e.sb.Stats().ByOperation[sandbox.OpPing] > pings }, 10*time.Second, time.Millisecond)
+	renameTable("einvoice_documents_away", "einvoice_documents")
+
+	require.Eventually(t, func() bool { return readRow(t, db, reg.Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
+	require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
+}
+
 // A process that stops (a rollout, a scale-down) settles what it remembers before Run
 // returns, instead of leaving it PENDING until another process starts.
 func TestRunSettlesWhenItStops(t *testing.T) {
