@@ -1,11 +1,13 @@
 package einvoice_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -216,6 +218,49 @@ func TestRunSettlesWhenItStops(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, n, "nothing left to settle")
 	})
+}
+
+// A process that stops while the IRP still cannot be asked leaves the document PENDING, for
+// the next process's start-up look, and says in its log how many it left.
+func TestRunThatCannotSettleAsItStopsSaysSo(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+	var logs bytes.Buffer
+	svc, client := e.service(t, func(c *einvoice.Config) {
+		c.MaxAttempts = 1
+		c.SettleInterval = time.Hour // only the round at the stop
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	regs := e.sb.Registered()
+	require.Len(t, regs, 1)
+	e.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{HTTP5xx: 1}, Only: []string{sandbox.OpGetByIRN}})
+	stop()
+	require.NoError(t, <-done)
+
+	require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State, "neither registered nor failed: the IRP could not be asked")
+	type warning struct {
+		Msg           string
+		Settled, Left int
+		Error         string
+	}
+	var left []warning
+	for line := range bytes.Lines(logs.Bytes()) {
+		var w warning
+		require.NoError(t, json.Unmarshal(line, &w), "%s", line)
+		if strings.Contains(w.Msg, "left PENDING") {
+			left = append(left, w)
+		}
+	}
+	require.Len(t, left, 1, "one warning at the stop: %s", logs.String())
+	require.Equal(t, 0, left[0].Settled)
+	require.Equal(t, 1, left[0].Left)
+	require.Contains(t, left[0].Error, regs[0].DocNo, "the document it could not settle")
 }
 
 // A cancellation sent without an answer is settled by asking the IRP. When the IRP made it
