@@ -220,6 +220,41 @@ func TestRunSettlesWhenItStops(t *testing.T) {
 	})
 }
 
+// A document left PENDING for longer than the IRP answers for its registrations (two days:
+// irpgate stopped over a long weekend) cannot be settled by asking. It is asked about no
+// more and stays PENDING (not FAILED: the IRP has it), and sending it again settles it from
+// the IRP's duplicate answer, acknowledgement kept.
+func TestSettlingPastTheIRPsRetentionLeavesItToTheNextSend(t *testing.T) {
+	db := storetest.SQLite(t)
+	e, _, reg, _ := pendingAtTheIRP(t, db)
+	sent := e.sb.Clock.Now() // the manual clock has not moved since the send
+	e.sb.Clock.Advance(49 * time.Hour)
+	next, client := e.service(t, nil)
+	ctx := t.Context()
+
+	n, err := next.FindStalePending(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = next.SettlePending(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "asked about no more")
+	require.Equal(t, "PENDING", readRow(t, db, reg.Irn).State)
+	n, err = next.SettlePending(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	calls := e.sb.Stats().GenerateCalls
+	_, err = client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(sent, reg.DocNo, 1))})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+	info, _ := errorInfo(t, err)
+	require.Equal(t, "ERROR_REASON_SIGNED_DATA_UNAVAILABLE", info.GetReason())
+	require.Equal(t, calls+1, e.sb.Stats().GenerateCalls, "sent again, answered 2150")
+	row := readRow(t, db, reg.Irn)
+	require.Equal(t, "ACTIVE", row.State)
+	require.Equal(t, reg.AckNo, row.AckNo)
+	require.Len(t, e.sb.Registered(), 1)
+}
+
 // A process that stops while the IRP still cannot be asked leaves the document PENDING, for
 // the next process's start-up look, and says in its log how many it left.
 func TestRunThatCannotSettleAsItStopsSaysSo(t *testing.T) {
