@@ -19,17 +19,18 @@ done)
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
 
-# path_table turns the BenchmarkGeneratePath lines (metric value/unit pairs) into a table.
-path_table() {
-  awk '
-    /^BenchmarkGeneratePath\// {
+# per_line runs the awk statements $2 on each line of file $3 whose name matches the
+# pattern $1 (a benchmark and its sub-benchmarks), with conc set to the concurrency the
+# name gives and m to the line's metrics by unit; r2 rounds to 0.01 without a "-0.00".
+per_line() {
+  awk -v pat="$1" '
+    function r2(x) { x = sprintf("%.2f", x) + 0; return x == 0 ? 0 : x }
+    $1 ~ pat {
       split($1, name, "[=-]"); conc = name[2]
+      delete m
       for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
-      printf "| %s | %.0f | %.0f | **%.1f%%** | %.2f | %.2f | **%+.2f** | %.2f | %.2f | %.2f / %.2f / %.2f |\n",
-        conc, m["direct_irn/s"], m["rest_irn/s"], m["ratio_%"], m["direct_p50_ms"], m["rest_p50_ms"],
-        m["added_p50_ms"], m["direct_p99_ms"], m["rest_p99_ms"],
-        m["direct_cpu_ms/irn"], m["grpc_cpu_ms/irn"], m["rest_cpu_ms/irn"]
-    }' "$1"
+      '"$2"'
+    }' "$3"
 }
 
 {
@@ -58,20 +59,18 @@ each IRN twice (RS256), so it takes most of the CPU in every column.
 | concurrency | direct IRNs/s | REST IRNs/s | REST / direct | direct p50 ms | REST p50 ms | added p50 ms | direct p99 ms | REST p99 ms | CPU ms per IRN: direct / gRPC / REST |
 |---|---|---|---|---|---|---|---|---|---|
 EOF
-      path_table "$raw"
+      per_line '^BenchmarkGeneratePath/' '
+        printf "| %s | %.0f | %.0f | **%.1f%%** | %.2f | %.2f | **%+.2f** | %.2f | %.2f | %.2f / %.2f / %.2f |\n",
+          conc, m["direct_irn/s"], m["rest_irn/s"], m["ratio_%"], m["direct_p50_ms"], m["rest_p50_ms"],
+          m["added_p50_ms"], m["direct_p99_ms"], m["rest_p99_ms"],
+          m["direct_cpu_ms/irn"], m["grpc_cpu_ms/irn"], m["rest_cpu_ms/irn"]' "$raw"
       echo
       echo "Targets: REST keeps at least 80% of the direct throughput and adds under 2 ms at p50."
       echo
-      awk '
-        /^BenchmarkGeneratePath\// {
-          split($1, name, "[=-]"); conc = name[2]
-          for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
-          own = r2(m["rest_cpu_ms/irn"] - m["direct_cpu_ms/irn"]); gw = r2(m["rest_cpu_ms/irn"] - m["grpc_cpu_ms/irn"])
-          printf "- Concurrency %s: throughput target %s (%.1f%%), p50 target %s (%+.2f ms). The full path spends %.2f ms more CPU per IRN than the direct client: %.2f ms between a gRPC caller and the direct client (einvoice itself: validation, two SQLite writes, two RSA verifications, spans; and a gRPC hop over TCP), %.2f ms more for a REST caller (the HTTP hop and the gateway, less that gRPC hop: in one process the gateway calls einvoice in process).\n",
-            conc, (m["ratio_%"] >= 80 ? "met" : "not met"), m["ratio_%"], (m["added_p50_ms"] < 2 ? "met" : "not met"), m["added_p50_ms"], own, r2(own - gw), gw
-        }
-        # r2 rounds to 0.01 without a "-0.00".
-        function r2(x) { x = sprintf("%.2f", x) + 0; return x == 0 ? 0 : x }' "$raw"
+      per_line '^BenchmarkGeneratePath/' '
+        own = r2(m["rest_cpu_ms/irn"] - m["direct_cpu_ms/irn"]); gw = r2(m["rest_cpu_ms/irn"] - m["grpc_cpu_ms/irn"])
+        printf "- Concurrency %s: throughput target %s (%.1f%%), p50 target %s (%+.2f ms). The full path spends %.2f ms more CPU per IRN than the direct client: %.2f ms between a gRPC caller and the direct client (einvoice itself: validation, two SQLite writes, two RSA verifications, spans; and a gRPC hop over TCP), %.2f ms more for a REST caller (the HTTP hop and the gateway, less that gRPC hop: in one process the gateway calls einvoice in process).\n",
+          conc, (m["ratio_%"] >= 80 ? "met" : "not met"), m["ratio_%"], (m["added_p50_ms"] < 2 ? "met" : "not met"), m["added_p50_ms"], own, r2(own - gw), gw' "$raw"
       echo
       echo "With the sandbox signing on the same two cores (most of the direct column), 80% needs"
       echo "irpgate's own cost per IRN under a quarter of the direct client's total. Against a"
@@ -100,14 +99,10 @@ sustains. The direct column's caller CPU is that IRP client's share alone.
 | concurrency | direct IRNs/s | REST IRNs/s | REST / direct | added p50 ms | irpgate CPU ms per IRN | caller CPU ms per IRN: direct / REST | sandbox CPU ms per IRN: direct / REST |
 |---|---|---|---|---|---|---|---|
 EOF
-      awk '
-        /^BenchmarkGeneratePathProcesses\// {
-          split($1, name, "[=-]"); conc = name[2]
-          for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
-          printf "| %s | %.0f | %.0f | **%.1f%%** | **%+.2f** | **%.2f** | %.2f / %.2f | %.2f / %.2f |\n",
-            conc, m["direct_irn/s"], m["rest_irn/s"], m["ratio_%"], m["added_p50_ms"], m["irpgate_cpu_ms/irn"],
-            m["direct_caller_cpu_ms/irn"], m["rest_caller_cpu_ms/irn"], m["direct_sandbox_cpu_ms/irn"], m["rest_sandbox_cpu_ms/irn"]
-        }' "$raw"
+      per_line '^BenchmarkGeneratePathProcesses/' '
+        printf "| %s | %.0f | %.0f | **%.1f%%** | **%+.2f** | **%.2f** | %.2f / %.2f | %.2f / %.2f |\n",
+          conc, m["direct_irn/s"], m["rest_irn/s"], m["ratio_%"], m["added_p50_ms"], m["irpgate_cpu_ms/irn"],
+          m["direct_caller_cpu_ms/irn"], m["rest_caller_cpu_ms/irn"], m["direct_sandbox_cpu_ms/irn"], m["rest_sandbox_cpu_ms/irn"]' "$raw"
       echo
     fi
     case $p in
