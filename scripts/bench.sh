@@ -79,7 +79,9 @@ EOF
       echo "At concurrency 4 and 8 both cores are busy, so a request's p50 is mostly its wait in the"
       echo "queue, about concurrency x CPU per IRN / cores, and the added p50 is about"
       echo "concurrency x (REST - direct CPU per IRN) / cores: under 2 ms at concurrency 8 needs"
-      echo "irpgate's own cost under 0.5 ms per IRN on whatever machine runs it."
+      echo "irpgate's own cost under 0.5 ms per IRN on whatever machine runs it. The direct client's"
+      echo "latencies are more skewed than the REST path's, so at concurrency 8 the added p50 runs"
+      echo "0.25-0.45 ms over the added mean, which is (1/ratio - 1) x the direct mean (docs/performance.md)."
       echo
       echo "At concurrency 1 the second core is idle most of the time, so latency there is CPU plus"
       echo "the wait for an idle core to wake when work is handed to it. On the 2-core KVM guest of"
