@@ -36,6 +36,7 @@ type Config struct {
 	IRPURLs         string        `flag:"irp-urls" usage:"IRP base URLs as NAME=URL,...; the built-in sandbox when empty"`
 	DefaultIRP      string        `flag:"default-irp" usage:"IRP used when a request names none"`
 	IRPFailover     bool          `flag:"irp-failover" usage:"send a document that names no IRP to the other NIC IRP when its own cannot be reached, and a cancellation there criss-cross (needs NIC1 and NIC2)"`
+	IRPHeartbeat    time.Duration `flag:"irp-heartbeat" usage:"how often einvoice asks each IRP's heartbeat, for einvoice_irp_up and failover (0: never; through a GSP that bills each call, consider a longer interval)"`
 	IRPKeyFile      string        `flag:"irp-public-key-file" usage:"PEM of the IRP's auth encryption key; the sandbox's when empty"`
 	IRPCertFile     string        `flag:"irp-cert-file" usage:"PEM certificates that sign SignedInvoice/SignedQRCode; the sandbox's when empty"`
 	MasterKeyFile   string        `flag:"master-key-file" usage:"file holding the master key that encrypts stored secrets; made in the data directory when empty"`
@@ -73,6 +74,7 @@ func Defaults() Config {
 		DataDir:         "data",
 		DefaultIRP:      "NIC1",
 		IRPFailover:     true,
+		IRPHeartbeat:    15 * time.Second,
 		LogLevel:        "info",
 		ShutdownTimeout: 20 * time.Second,
 		IdempotencyTTL:  24 * time.Hour,

@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -30,4 +31,19 @@ func TestRESTFailoverWhenNIC1IsDown(t *testing.T) {
 	code, out, _ = e.call(t, http.MethodPost, "/v1/einvoice/irn?irp=NIC1", e.seller, pinned, nil)
 	require.Equal(t, http.StatusBadGateway, code, "%v", out)
 	require.Equal(t, "err-irp-unavailable", out["error"].(map[string]any)["message"])
+}
+
+// --irp-heartbeat sets how often einvoice asks each IRP's heartbeat: at 10 ms the sandbox
+// sees more than the start-up round of two (NIC1 and NIC2) within seconds, where the
+// default 15 s would show only that round.
+func TestIRPHeartbeatFlagReachesEInvoice(t *testing.T) {
+	e := startE2EConfig(t, t.TempDir(), "all", "", nil, func(c *server.Config) { c.IRPHeartbeat = 10 * time.Millisecond })
+	pings := func() int64 {
+		var s struct {
+			ByOperation map[string]int64 `json:"by_operation"`
+		}
+		getJSON(t, e.srv.SandboxURL+"/sandbox/admin/stats", &s)
+		return s.ByOperation["ping"]
+	}
+	require.Eventually(t, func() bool { return pings() >= 6 }, 10*time.Second, 5*time.Millisecond)
 }

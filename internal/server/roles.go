@@ -285,7 +285,7 @@ func (s *Server) registerServices(ctx context.Context, d *deps) error {
 			DB: db, IRP: irp.WithSessions(src), Certificates: certs, DefaultIRP: s.cfg.DefaultIRP,
 			AcceptSandboxGSTINs: s.cfg.AcceptTestGSTIN || (d.sandbox != nil && s.cfg.IRPURLs == ""),
 			Logger:              s.log.With("role", RoleEInvoice), TracerProvider: s.tel.Tracer, MeterProvider: s.tel.Meter,
-			IdempotencyTTL: s.cfg.IdempotencyTTL, Failover: s.cfg.IRPFailover,
+			IdempotencyTTL: s.cfg.IdempotencyTTL, Failover: s.cfg.IRPFailover, ProbeInterval: never(s.cfg.IRPHeartbeat),
 		})
 		if err != nil {
 			return fmt.Errorf("einvoice: %w", err)
@@ -341,4 +341,13 @@ func (d *deps) registerSandboxUsers(ctx context.Context) error {
 		d.s.log.Info("registered the sandbox's test users in the credential vault", "credentials", n)
 	}
 	return nil
+}
+
+// never maps a flag's 0 ("never") to a negative interval, which the services read as never
+// (their own 0 means their default).
+func never(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

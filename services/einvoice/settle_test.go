@@ -166,6 +166,41 @@ func TestRunSettlesWhatAProcessKilledJustBeforeLeftPending(t *testing.T) {
 	require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 }
 
+// Run asks the IRPs' heartbeats when it starts and every ProbeInterval, and never when the
+// interval is negative (irpgate's --irp-heartbeat=0, for a GSP that bills each call). Its
+// first settling round comes after the start-up heartbeat, so a settled document shows
+// that the heartbeat's turn has passed.
+func TestRunAsksTheHeartbeatsOnlyWhenConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		asks     bool
+	}{
+		{"every 10 ms", 10 * time.Millisecond, true},
+		{"never", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := storetest.SQLite(t)
+			e, _, reg, _ := pendingAtTheIRP(t, db)
+			e.sb.Clock.Advance(3 * time.Minute)
+			next, _ := e.service(t, func(c *einvoice.Config) {
+				c.SettleInterval = 10 * time.Millisecond
+				c.ProbeInterval = tc.interval
+			})
+			pings := func() int64 { return e.sb.Stats().ByOperation[sandbox.OpPing] }
+			before := pings()
+			runUntilTheEnd(t, next)
+			require.Eventually(t, func() bool { return readRow(t, db, reg.Irn).State == "ACTIVE" }, 10*time.Second, 10*time.Millisecond)
+			if !tc.asks {
+				require.Equal(t, before, pings(), "no heartbeat asked")
+				return
+			}
+			// Two IRPs (NIC1, NIC2) at the start, and again every interval.
+			require.Eventually(t, func() bool { return pings() >= before+4 }, 10*time.Second, time.Millisecond)
+		})
+	}
+}
+
 // A look for documents left pending that fails (the database was unreachable as the
 // process started) is made again at the next settle round, not only staleAfter later.
 func TestRunLooksAgainWhenTheStartUpLookFails(t *testing.T) {
