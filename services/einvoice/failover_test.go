@@ -20,6 +20,7 @@ import (
 	"github.com/irpgate/irpgate/internal/store/storetest"
 	"github.com/irpgate/irpgate/pkg/irpclient"
 	"github.com/irpgate/irpgate/services/einvoice"
+	"github.com/irpgate/irpgate/services/sandbox"
 	"github.com/irpgate/irpgate/services/sandbox/sandboxtest"
 )
 
@@ -100,6 +101,63 @@ func TestNoFailoverForAPinnedIRP(t *testing.T) {
 	var state string
 	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT state FROM einvoice_documents`).Scan(&state))
 	require.Equal(t, "FAILED", state)
+}
+
+// A document that failed without reaching the IRP is this request's again when it is sent
+// once more (an ERP retrying during an outage): still unreachable, it is FAILED again with
+// the IRP named unavailable, not left PENDING as an unknown outcome; named to no IRP, it
+// fails over like a new one.
+func TestAFailedDocumentSentAgainIsClaimedAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, client, failovers := failoverEnv(t, db, nil)
+		inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+		state := func() string {
+			var s string
+			require.NoError(t, db.QueryRowContext(t.Context(), `SELECT state FROM einvoice_documents`).Scan(&s))
+			return s
+		}
+		for i := range 2 {
+			_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv, Irp: "NIC1"})
+			require.Equal(t, codes.Unavailable, status.Code(err), "send %d: %v", i, err)
+			info, _ := errorInfo(t, err)
+			require.Equal(t, "ERROR_REASON_IRP_UNAVAILABLE", info.GetReason(), "send %d", i)
+			require.Equal(t, "FAILED", state(), "send %d", i)
+		}
+		require.Zero(t, failovers())
+
+		res, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv})
+		require.NoError(t, err)
+		require.Equal(t, irpclient.NIC2, res.GetDetails().GetIrp())
+		require.Equal(t, int64(1), failovers())
+		require.Equal(t, "ACTIVE", state())
+		require.Len(t, e.sb.Registered(), 1)
+	})
+}
+
+// A document sent to NIC2 whose answer was lost stays NIC2's when the same document comes
+// again naming no IRP: it is sent to NIC2 again, and its row goes on naming NIC2, which the
+// settling, cancellations and reads ask. (The row used to take the new request's default,
+// NIC1, while the document went to NIC2.)
+func TestAPendingDocumentKeepsItsIRP(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{
+		AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}, Instances: []string{irpclient.NIC2},
+	}))
+	_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+	inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv, Irp: irpclient.NIC2})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	regs := e.sb.Registered()
+	require.Len(t, regs, 1)
+	require.Equal(t, irpclient.NIC2, regs[0].Instance)
+
+	// Sent again, to NIC2: its duplicate answer (2150) is not lost, and settles it.
+	res, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv})
+	require.NoError(t, err)
+	require.Equal(t, regs[0].AckNo, res.GetDetails().GetAckNo())
+	require.Equal(t, irpclient.NIC2, res.GetDetails().GetIrp())
+	require.Equal(t, irpclient.NIC2, storedIRP(t, db, regs[0].Irn), "the row names where the document went")
+	require.Len(t, e.sb.Registered(), 1)
 }
 
 // A document that may have reached NIC1 (its answer was lost) stays on NIC1 when NIC1 then

@@ -152,7 +152,8 @@ func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnReque
 		BuyerGSTIN: inv.BuyerGSTIN(), TotInvVal: inv.TotalInvoiceValue(),
 		BodySHA256: bodySum, RequestJSON: string(body), State: statePending,
 	}
-	existing, err := s.docs.claimPending(ctx, rec)
+	pinned := req.GetIrp() != ""
+	existing, claimed, err := s.docs.claimPending(ctx, rec, pinned)
 	if err != nil {
 		return nil, s.storeFailed(ctx, err, "nothing was sent to the IRP")
 	}
@@ -174,13 +175,9 @@ func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnReque
 		}
 		return &einvoicev1.GenerateIrnResponse{Details: detailsOf(existing), Replayed: true}, nil
 	}
-	if existing != nil {
-		if req.GetIrp() == "" {
-			irp = existing.IRP // a document already sent stays on its IRP
-		}
-	}
 
-	replayed, fresh, usedIRP, err := s.register(ctx, inv, body, irp, existing == nil, req.GetIrp() != "")
+	// rec.IRP is the IRP the row names: a document that may have been sent stays on its IRP.
+	replayed, fresh, usedIRP, err := s.register(ctx, inv, body, rec.IRP, claimed, pinned)
 	if err != nil {
 		return nil, err
 	}

@@ -114,9 +114,13 @@ func (d *documents) latestByNumber(ctx context.Context, gstin, docType, docNo st
 }
 
 // claimPending writes the pending row of a document about to be sent, or returns the row
-// that is already there (pending from an earlier attempt, failed, or registered). A pending
-// or failed row is brought up to date with the body about to be sent.
-func (d *documents) claimPending(ctx context.Context, r *record) (existing *record, err error) {
+// that is already there (pending from an earlier attempt, failed, or registered) as it was.
+// A pending or failed row is brought up to date with the body about to be sent. claimed
+// says this call made the row PENDING, new or from FAILED, so no other request can have
+// sent the document since. r.IRP is left naming the IRP the row names, where the document
+// goes: a pending row keeps its own (the document may have reached it) unless pinned says
+// the request named r.IRP itself.
+func (d *documents) claimPending(ctx context.Context, r *record, pinned bool) (existing *record, claimed bool, err error) {
 	// Most documents are new: one statement claims them. Only a row already there takes
 	// the transaction below.
 	now := d.stamp()
@@ -126,40 +130,59 @@ func (d *documents) claimPending(ctx context.Context, r *record) (existing *reco
 		r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRN, r.IRP, r.BuyerGSTIN,
 		r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, now)
 	if err != nil {
-		return nil, fmt.Errorf("einvoice: store pending document: %w", err)
+		return nil, false, fmt.Errorf("einvoice: store pending document: %w", err)
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 1 {
-		return nil, nil
+		return nil, true, nil
 	}
+	irp := r.IRP
 	err = d.db.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := d.byKey(ctx, tx, r.Key)
-		switch {
-		case store.IsNotFound(err):
-			now := d.stamp()
-			_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
-				doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
-				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRN, r.IRP, r.BuyerGSTIN,
-				r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, now)
-			return err
-		case err != nil:
-			return err
+		// The row's state is read, then updated only if it is still the same: on PostgreSQL
+		// another replica may change it between the two (a FAILED row claimed, a PENDING one
+		// registered), and then it is read again.
+		for range 3 {
+			existing, claimed, irp = nil, false, r.IRP
+			cur, err := d.byKey(ctx, tx, r.Key)
+			switch {
+			case store.IsNotFound(err):
+				now := d.stamp()
+				_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
+					doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
+					r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRN, r.IRP, r.BuyerGSTIN,
+					r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, now)
+				claimed = err == nil
+				return err
+			case err != nil:
+				return err
+			}
+			existing = cur
+			if cur.registered() {
+				return nil
+			}
+			if cur.State == statePending && !pinned {
+				irp = cur.IRP
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE einvoice_documents SET doc_date = $5, irp = $6, buyer_gstin = $7,
+				tot_inv_val = $8, body_sha256 = $9, request_json = $10, state = $11, updated_at = $12
+				WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $13`,
+				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, irp, r.BuyerGSTIN,
+				r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, d.stamp(), cur.State)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				claimed = err == nil && cur.State == stateFailed
+				return err
+			}
 		}
-		existing = cur
-		if cur.registered() {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE einvoice_documents SET doc_date = $5, irp = $6, buyer_gstin = $7,
-			tot_inv_val = $8, body_sha256 = $9, request_json = $10, state = $11, updated_at = $12
-			WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
-			r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRP, r.BuyerGSTIN,
-			r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, d.stamp())
-		return err
+		return errors.New("the document's row kept changing while it was being claimed")
 	})
 	if err != nil {
-		return nil, fmt.Errorf("einvoice: store pending document: %w", err)
+		return nil, false, fmt.Errorf("einvoice: store pending document: %w", err)
 	}
-	return existing, nil
+	r.IRP = irp
+	return existing, claimed, nil
 }
 
 // complete stores the IRP's signed registration of a document.

@@ -25,12 +25,13 @@ func TestWriteTakesTheIRPsIRN(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := doc.DocKey{SellerGSTIN: "29AAACP7879D1Z0", FY: "2026-27", DocType: "INV", DocNo: "W-" + tc.name}
-			existing, err := d.claimPending(ctx, &record{
+			existing, claimed, err := d.claimPending(ctx, &record{
 				Key: k, DocDate: "21/11/2026", IRN: tc.computed, IRP: "NIC1",
 				BuyerGSTIN: "27AAAPI3182M002", TotInvVal: 210, BodySHA256: "x", RequestJSON: "{}", State: statePending,
-			})
+			}, false)
 			require.NoError(t, err)
 			require.Nil(t, existing)
+			require.True(t, claimed)
 			require.NoError(t, d.complete(ctx, k, &irpclient.IRNDetails{
 				Irn: tc.fromIRP, AckNo: 1, AckDt: "2026-11-21 10:00:00",
 				SignedInvoice: "si", SignedQRCode: "qr",
@@ -110,7 +111,7 @@ func BenchmarkStoreRegistration(b *testing.B) {
 			Key: k, DocDate: "21/11/2026", IRN: irn, IRP: "NIC1", BuyerGSTIN: "27AAAPI3182M002",
 			TotInvVal: 210, BodySHA256: irn, RequestJSON: req, State: statePending,
 		}
-		if _, err := d.claimPending(ctx, r); err != nil {
+		if _, _, err := d.claimPending(ctx, r, false); err != nil {
 			b.Fatal(err)
 		}
 		det.Irn = irn
