@@ -160,6 +160,44 @@ func TestAPendingDocumentKeepsItsIRP(t *testing.T) {
 	require.Len(t, e.sb.Registered(), 1)
 }
 
+// Reading a document left PENDING on NIC2 (its answer lost) asks NIC2, where it went, when
+// the read names no IRP: NIC1, the default, has not got it yet (the IRPs replicate with a
+// lag) and would say it has no such IRN.
+func TestReadingAPendingDocumentAsksItsIRP(t *testing.T) {
+	for _, read := range []string{"by IRN", "by document"} {
+		t.Run(read, func(t *testing.T) {
+			db := storetest.SQLite(t)
+			e := setup(t, db, sandboxtest.WithReplicationLag(time.Hour), sandboxtest.WithFaults(sandbox.Faults{
+				AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate},
+			}))
+			_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+			inv := invoiceMap(e.sb.Clock.Now(), "", 1)
+			_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, inv), Irp: irpclient.NIC2})
+			require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+			regs := e.sb.Registered()
+			require.Len(t, regs, 1)
+
+			var got *einvoicev1.IrnDetails
+			if read == "by IRN" {
+				res, err := client.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: regs[0].Irn})
+				require.NoError(t, err)
+				got = res.GetDetails()
+			} else {
+				dd := inv["DocDtls"].(map[string]any)
+				res, err := client.GetIrnByDocument(t.Context(), &einvoicev1.GetIrnByDocumentRequest{
+					Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string),
+				})
+				require.NoError(t, err)
+				got = res.GetDetails()
+			}
+			require.Equal(t, regs[0].AckNo, got.GetAckNo())
+			require.Equal(t, irpclient.NIC2, got.GetIrp())
+			require.Equal(t, "ACTIVE", readRow(t, db, regs[0].Irn).State)
+			require.Equal(t, irpclient.NIC2, storedIRP(t, db, regs[0].Irn))
+		})
+	}
+}
+
 // A document that may have reached NIC1 (its answer was lost) stays on NIC1 when NIC1 then
 // stops answering: the IRPs replicate with a lag, and NIC2 could register it a second
 // time. Its outcome is left to the settling, as without failover.

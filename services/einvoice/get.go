@@ -47,8 +47,12 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 		return nil, s.storeFailed(ctx, err, "")
 	}
 	gstin := strings.ToUpper(strings.TrimSpace(req.GetGstin()))
-	if gstin == "" && rec != nil {
-		gstin = rec.Key.SellerGSTIN
+	if rec != nil {
+		// Not registered yet (pending, or failed): ask the IRP it was sent to.
+		irp = pendingIRP(rec, req.GetIrp(), irp)
+		if gstin == "" {
+			gstin = rec.Key.SellerGSTIN
+		}
 	}
 	if gstin == "" {
 		return nil, notFound("IRN "+irn+" is not in the store; give the seller GSTIN to read it from the IRP", map[string]string{"irn": irn})
@@ -204,8 +208,11 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 		return nil, s.storeFailed(ctx, err, "")
 	}
 	docDate := req.GetDocDate()
-	if docDate == "" && rec != nil {
-		docDate = rec.DocDate
+	if rec != nil {
+		irp = pendingIRP(rec, req.GetIrp(), irp)
+		if docDate == "" {
+			docDate = rec.DocDate
+		}
 	}
 	if docDate == "" {
 		return nil, notFound("the document is not in the store; give doc_date to read it from the IRP", nil)
@@ -217,6 +224,16 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 		return nil, err
 	}
 	return &einvoicev1.GetIrnByDocumentResponse{Details: detailsOf(rec), Refreshed: req.GetRefresh()}, nil
+}
+
+// pendingIRP is the IRP to read a stored but unregistered document from: the one its row
+// names, where it was sent (the other NIC IRP may not have it yet), unless the request
+// named one (named); else irp.
+func pendingIRP(rec *record, named, irp string) string {
+	if strings.TrimSpace(named) == "" && rec.IRP != "" {
+		return rec.IRP
+	}
+	return irp
 }
 
 // irpOf is the IRP a request names (upper-cased), or the default. An IRP irpgate has no URL
