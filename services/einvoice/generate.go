@@ -419,8 +419,15 @@ type signedInvoiceClaims struct {
 	ValDtls    struct{ TotInvVal float64 }
 }
 
+// sameEssentials reports whether a registration of buyer and total is of the document inv
+// (the DUPIRN comparison: buyer GSTIN and total invoice value).
 func sameEssentials(buyer string, total float64, inv *doc.Invoice) bool {
-	return strings.EqualFold(buyer, inv.BuyerGSTIN()) && math.Abs(total-inv.TotalInvoiceValue()) <= totalTolerance
+	return sameParties(buyer, total, inv.BuyerGSTIN(), inv.TotalInvoiceValue())
+}
+
+// sameParties reports whether two documents under one number have the same buyer and total.
+func sameParties(buyerA string, totalA float64, buyerB string, totalB float64) bool {
+	return strings.EqualFold(buyerA, buyerB) && math.Abs(totalA-totalB) <= totalTolerance
 }
 
 func duplicateConflict(irn string, ackNo int64, ackDt, buyer string, total float64) error {
@@ -504,7 +511,7 @@ func (s *Service) reverify(ctx context.Context, r *record) (*record, error) {
 		return nil, signatureInvalid(r.IRN, r.AckNo, r.AckDt, r.IRP, err)
 	}
 	var signed *signedDocument
-	if !strings.EqualFold(c.BuyerDtls.Gstin, r.BuyerGSTIN) || math.Abs(c.ValDtls.TotInvVal-r.TotInvVal) > totalTolerance {
+	if !sameParties(c.BuyerDtls.Gstin, c.ValDtls.TotInvVal, r.BuyerGSTIN, r.TotInvVal) {
 		signed = &signedDocument{BuyerGSTIN: c.BuyerDtls.Gstin, TotInvVal: c.ValDtls.TotInvVal, Data: string(data)}
 	}
 	if err := s.docs.markVerified(ctx, r, signed); err != nil {

@@ -280,16 +280,26 @@ func (d *documents) moveIRP(ctx context.Context, k doc.DocKey, irp string) error
 	return nil
 }
 
-// upsertRegistered stores a registration read from the IRP (Get by IRN / by document,
-// or the original of a DUPIRN that differs from what was sent), keeping the request
-// body of an existing row.
+// upsertRegistered stores a registration read from the IRP (Get by IRN / by document), r
+// being the document as the IRP signed it. An existing row keeps its request body when it
+// holds the same document (buyer and total); one not registered yet that holds another
+// (the IRP refused what was sent, and the number was then registered on the NIC portal)
+// takes the IRP's, so a send of the other document meets a conflict, as after a DUPIRN.
 func (d *documents) upsertRegistered(ctx context.Context, r *record, det *irpclient.IRNDetails) error {
 	state := stateActive
 	if det.Status == "CNL" {
 		state = stateCancelled
 	}
 	err := d.db.InTx(ctx, func(tx *store.Tx) error {
-		_, err := d.byKey(ctx, tx, r.Key)
+		cur, err := d.byKey(ctx, tx, r.Key)
+		if err == nil && !cur.registered() && !sameParties(cur.BuyerGSTIN, cur.TotInvVal, r.BuyerGSTIN, r.TotInvVal) {
+			_, err = tx.ExecContext(ctx, `UPDATE einvoice_documents SET buyer_gstin = $5, tot_inv_val = $6,
+				body_sha256 = $7, request_json = $8, updated_at = $9
+				WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4`,
+				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.BuyerGSTIN, r.TotInvVal,
+				r.BodySHA256, r.RequestJSON, d.stamp())
+			return err
+		}
 		if store.IsNotFound(err) {
 			now := d.stamp()
 			// A row that holds this IRN under another key cannot exist: the IRN is the key's hash.

@@ -811,6 +811,46 @@ func TestInactiveBuyerIsSyncedOnceThenRefused3029(t *testing.T) {
 	require.EqualValues(t, 1, e.sb.Stats().GenerateCalls)
 }
 
+// A document the IRP refused (its buyer inactive, 3029) and that was then registered at the
+// IRP with another buyer and total (on the NIC portal, say) is read back as the IRP holds
+// it: the stored row mirrors the IRP's buyer and total, so sending the refused document
+// again is a clear conflict, not a replay of another document's IRN.
+func TestAReadStoresTheIRPsDocumentOverAFailedOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		ctx := t.Context()
+		refused := inactiveBuyerInvoice(e.sb.Clock.Now())
+		_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, refused)})
+		require.Error(t, err)
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "3029", info.GetMetadata()["irp_error_codes"])
+
+		dd := refused["DocDtls"].(map[string]any)
+		corrected := invoiceMap(e.sb.Clock.Now(), dd["No"].(string), 2) // another buyer and total
+		orig, err := e.irp.GenerateIRN(ctx, seller, docJSON(t, corrected))
+		require.NoError(t, err)
+
+		got, err := e.client.GetIrnByDocument(ctx, &einvoicev1.GetIrnByDocumentRequest{
+			Gstin: seller, DocType: "INV", DocNo: dd["No"].(string), DocDate: dd["Dt"].(string),
+		})
+		require.NoError(t, err)
+		require.Equal(t, orig.AckNo, got.GetDetails().GetAckNo())
+		row := readRow(t, db, orig.Irn)
+		require.Equal(t, "ACTIVE", row.State)
+		require.Equal(t, buyer, row.BuyerGSTIN, "the IRP's buyer")
+		require.InDelta(t, 210, row.TotInvVal, 0.001, "the IRP's total")
+
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, refused)})
+		require.Equal(t, codes.AlreadyExists, status.Code(err), "%v", err)
+		info, _ = errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_DUPLICATE_CONFLICT", info.GetReason())
+		require.Equal(t, orig.Irn, info.GetMetadata()["irn"])
+
+		_, err = e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, corrected)})
+		require.NoError(t, err, "the IRP's own document is a replay")
+	})
+}
+
 // Two replicas over one database, each without the other's in-process lock, take one
 // document at once: the IRP registers it once, and every caller on either replica gets that
 // registration (the replica that loses the race reconciles the IRP's 2150 and adopts it).

@@ -40,17 +40,17 @@ func wrongCertificates(t *testing.T) func(*einvoice.Config) {
 
 // storedRow is what a test reads of a row of einvoice_documents.
 type storedRow struct {
-	State, SignedInvoice, SignedQRCode, LastError, AckDt string
-	AckNo                                                int64
-	TotInvVal                                            float64
+	State, SignedInvoice, SignedQRCode, LastError, AckDt, BuyerGSTIN string
+	AckNo                                                            int64
+	TotInvVal                                                        float64
 }
 
 func readRow(t *testing.T, db *store.DB, irn string) storedRow {
 	t.Helper()
 	var r storedRow
 	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT state, signed_invoice, signed_qr_code, last_error,
-		ack_dt, ack_no, tot_inv_val FROM einvoice_documents WHERE irn = $1`, irn).
-		Scan(&r.State, &r.SignedInvoice, &r.SignedQRCode, &r.LastError, &r.AckDt, &r.AckNo, &r.TotInvVal))
+		ack_dt, ack_no, tot_inv_val, buyer_gstin FROM einvoice_documents WHERE irn = $1`, irn).
+		Scan(&r.State, &r.SignedInvoice, &r.SignedQRCode, &r.LastError, &r.AckDt, &r.AckNo, &r.TotInvVal, &r.BuyerGSTIN))
 	return r
 }
 
