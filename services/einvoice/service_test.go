@@ -854,45 +854,69 @@ func TestAReadStoresTheIRPsDocumentOverAFailedOne(t *testing.T) {
 // Two replicas over one database, each without the other's in-process lock, take one
 // document at once: the IRP registers it once, and every caller on either replica gets that
 // registration (the replica that loses the race reconciles the IRP's 2150 and adopts it).
+// The same holds for a document that failed before (its row FAILED): one request claims
+// the row back, and the others find it pending.
 func TestReplicasRegisterOneDocumentOnce(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := setup(t, db)
-		_, other := e.service(t, nil)
-		inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
-		type answer struct {
-			irn, ackNo string
-			err        error
-		}
-		answers := make(chan answer, 8)
-		for i := range 8 {
-			client := e.client
-			if i%2 == 1 {
-				client = other
-			}
-			go func() {
-				res, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv})
-				answers <- answer{res.GetDetails().GetIrn(), fmt.Sprint(res.GetDetails().GetAckNo()), err}
-			}()
-		}
-		seen := map[answer]bool{}
-		for range 8 {
-			a := <-answers
-			require.NoError(t, a.err)
-			seen[a] = true
-		}
-		require.Len(t, seen, 1, "one IRN and AckNo for every caller: %v", seen)
-		st := e.sb.Stats()
-		require.EqualValues(t, 1, st.Generated, "registered once at the IRP (%d calls, %d duplicates)", st.GenerateCalls, st.Duplicates)
+	for _, failedBefore := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new", true: "failed before"}[failedBefore], func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				replicasRegisterOnce(t, db, failedBefore)
+			})
+		})
+	}
+}
 
-		var irn string
-		for a := range seen {
-			irn = a.irn
-		}
-		got, err := e.client.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: irn})
+func replicasRegisterOnce(t *testing.T, db *store.DB, failedBefore bool) {
+	e := setup(t, db)
+	_, other := e.service(t, nil)
+	inv := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+	if failedBefore {
+		// The IRP fails the send before doing anything; the settling then finds no IRN.
+		e.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{HTTP5xx: 1}, Only: []string{sandbox.OpGenerate}})
+		failing, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv})
+		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+		e.sb.SetFaults(sandbox.Faults{})
+		n, err := failing.SettlePending(t.Context())
 		require.NoError(t, err)
-		require.Equal(t, "ACT", got.GetDetails().GetStatus())
-		require.NotEmpty(t, got.GetDetails().GetSignedInvoice())
-	})
+		require.Equal(t, 1, n)
+		var state string
+		require.NoError(t, db.QueryRowContext(t.Context(), `SELECT state FROM einvoice_documents`).Scan(&state))
+		require.Equal(t, "FAILED", state)
+	}
+	type answer struct {
+		irn, ackNo string
+		err        error
+	}
+	answers := make(chan answer, 8)
+	for i := range 8 {
+		client := e.client
+		if i%2 == 1 {
+			client = other
+		}
+		go func() {
+			res, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: inv})
+			answers <- answer{res.GetDetails().GetIrn(), fmt.Sprint(res.GetDetails().GetAckNo()), err}
+		}()
+	}
+	seen := map[answer]bool{}
+	for range 8 {
+		a := <-answers
+		require.NoError(t, a.err)
+		seen[a] = true
+	}
+	require.Len(t, seen, 1, "one IRN and AckNo for every caller: %v", seen)
+	st := e.sb.Stats()
+	require.EqualValues(t, 1, st.Generated, "registered once at the IRP (%d calls, %d duplicates)", st.GenerateCalls, st.Duplicates)
+
+	var irn string
+	for a := range seen {
+		irn = a.irn
+	}
+	got, err := e.client.GetIrn(t.Context(), &einvoicev1.GetIrnRequest{Irn: irn})
+	require.NoError(t, err)
+	require.Equal(t, "ACT", got.GetDetails().GetStatus())
+	require.NotEmpty(t, got.GetDetails().GetSignedInvoice())
 }
 
 // Concurrent requests for one document make one IRP call; the others answer from the store.
