@@ -113,6 +113,17 @@ func (d *documents) latestByNumber(ctx context.Context, gstin, docType, docNo st
 		gstin, docType, docNo))
 }
 
+// insertDocument writes a new row with the columns a document starts with (insertArgs).
+const insertDocument = `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
+	doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`
+
+// insertArgs are insertDocument's arguments for r under irn in state, written at now.
+func insertArgs(r *record, irn, state, now string) []any {
+	return []any{r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, irn, r.IRP, r.BuyerGSTIN,
+		r.TotInvVal, r.BodySHA256, r.RequestJSON, state, now}
+}
+
 // claimPending writes the pending row of a document about to be sent, or returns the row
 // that is already there (pending from an earlier attempt, failed, or registered) as it was.
 // A pending or failed row is brought up to date with the body about to be sent. claimed
@@ -123,12 +134,7 @@ func (d *documents) latestByNumber(ctx context.Context, gstin, docType, docNo st
 func (d *documents) claimPending(ctx context.Context, r *record, pinned bool) (existing *record, claimed bool, err error) {
 	// Most documents are new: one statement claims them. Only a row already there takes
 	// the transaction below.
-	now := d.stamp()
-	res, err := d.db.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
-		doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) ON CONFLICT DO NOTHING`,
-		r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRN, r.IRP, r.BuyerGSTIN,
-		r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, now)
+	res, err := d.db.ExecContext(ctx, insertDocument+` ON CONFLICT DO NOTHING`, insertArgs(r, r.IRN, statePending, d.stamp())...)
 	if err != nil {
 		return nil, false, fmt.Errorf("einvoice: store pending document: %w", err)
 	}
@@ -145,12 +151,7 @@ func (d *documents) claimPending(ctx context.Context, r *record, pinned bool) (e
 			cur, err := d.byKey(ctx, tx, r.Key)
 			switch {
 			case store.IsNotFound(err):
-				now := d.stamp()
-				_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
-					doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
-					r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, r.IRN, r.IRP, r.BuyerGSTIN,
-					r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, now)
+				_, err = tx.ExecContext(ctx, insertDocument, insertArgs(r, r.IRN, statePending, d.stamp())...)
 				claimed = err == nil
 				return err
 			case err != nil:
@@ -301,13 +302,8 @@ func (d *documents) upsertRegistered(ctx context.Context, r *record, det *irpcli
 			return err
 		}
 		if store.IsNotFound(err) {
-			now := d.stamp()
 			// A row that holds this IRN under another key cannot exist: the IRN is the key's hash.
-			_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_documents (seller_gstin, fy, doc_type, doc_no,
-				doc_date, irn, irp, buyer_gstin, tot_inv_val, body_sha256, request_json, state, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`,
-				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, det.Irn, r.IRP, r.BuyerGSTIN,
-				r.TotInvVal, r.BodySHA256, r.RequestJSON, state, now)
+			_, err = tx.ExecContext(ctx, insertDocument, insertArgs(r, det.Irn, state, d.stamp())...)
 		}
 		return err
 	})

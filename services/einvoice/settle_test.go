@@ -223,31 +223,40 @@ func TestRunLooksAgainWhenTheStartUpLookFails(t *testing.T) {
 	require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 }
 
+// runningWithALostAnswer runs Run of a service (MaxAttempts 1, no periodic settling round,
+// then edit) that has sent one document whose answer was lost; stop ends Run and waits.
+func runningWithALostAnswer(t *testing.T, db *store.DB, edit func(*einvoice.Config)) (e *env, svc *einvoice.Service, reg sandbox.Registration, stop func()) {
+	t.Helper()
+	e = setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+	svc, client := e.service(t, func(c *einvoice.Config) {
+		c.MaxAttempts = 1
+		c.SettleInterval = time.Hour // only the round at the stop
+		if edit != nil {
+			edit(c)
+		}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+	regs := e.sb.Registered()
+	require.Len(t, regs, 1, "the IRP registered it; its answer was lost")
+	require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
+	return e, svc, regs[0], func() { cancel(); require.NoError(t, <-done) }
+}
+
 // A process that stops (a rollout, a scale-down) settles what it remembers before Run
 // returns, instead of leaving it PENDING until another process starts.
 func TestRunSettlesWhenItStops(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
-		svc, client := e.service(t, func(c *einvoice.Config) {
-			c.MaxAttempts = 1
-			c.SettleInterval = time.Hour // no periodic round comes before the stop
-		})
-		ctx, stop := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- svc.Run(ctx) }()
-
-		_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-		require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-		regs := e.sb.Registered()
-		require.Len(t, regs, 1, "the IRP registered it; its answer was lost")
-		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
-
+		e, svc, reg, stop := runningWithALostAnswer(t, db, nil)
 		e.sb.SetFaults(sandbox.Faults{})
 		stop()
-		require.NoError(t, <-done)
-		row := readRow(t, db, regs[0].Irn)
+		row := readRow(t, db, reg.Irn)
 		require.Equal(t, "ACTIVE", row.State, "settled as Run stopped")
-		require.Equal(t, regs[0].AckNo, row.AckNo)
+		require.Equal(t, reg.AckNo, row.AckNo)
 		require.Len(t, e.sb.Registered(), 1, "nothing was sent again")
 		n, err := svc.SettlePending(t.Context())
 		require.NoError(t, err)
@@ -294,26 +303,14 @@ func TestSettlingPastTheIRPsRetentionLeavesItToTheNextSend(t *testing.T) {
 // the next process's start-up look, and says in its log how many it left.
 func TestRunThatCannotSettleAsItStopsSaysSo(t *testing.T) {
 	db := storetest.SQLite(t)
-	e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
 	var logs bytes.Buffer
-	svc, client := e.service(t, func(c *einvoice.Config) {
-		c.MaxAttempts = 1
-		c.SettleInterval = time.Hour // only the round at the stop
+	e, _, reg, stop := runningWithALostAnswer(t, db, func(c *einvoice.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
-	ctx, stop := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-
-	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
-	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
-	regs := e.sb.Registered()
-	require.Len(t, regs, 1)
 	e.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{HTTP5xx: 1}, Only: []string{sandbox.OpGetByIRN}})
 	stop()
-	require.NoError(t, <-done)
 
-	require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State, "neither registered nor failed: the IRP could not be asked")
+	require.Equal(t, "PENDING", readRow(t, db, reg.Irn).State, "neither registered nor failed: the IRP could not be asked")
 	type warning struct {
 		Msg           string
 		Settled, Left int
@@ -330,7 +327,7 @@ func TestRunThatCannotSettleAsItStopsSaysSo(t *testing.T) {
 	require.Len(t, left, 1, "one warning at the stop: %s", logs.String())
 	require.Equal(t, 0, left[0].Settled)
 	require.Equal(t, 1, left[0].Left)
-	require.Contains(t, left[0].Error, regs[0].DocNo, "the document it could not settle")
+	require.Contains(t, left[0].Error, reg.DocNo, "the document it could not settle")
 }
 
 // A cancellation sent without an answer is settled by asking the IRP. When the IRP made it
