@@ -120,8 +120,10 @@ const insertDocument = `INSERT INTO einvoice_documents (seller_gstin, fy, doc_ty
 
 // insertArgs are insertDocument's arguments for r under irn in state, written at now.
 func insertArgs(r *record, irn, state, now string) []any {
-	return []any{r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, irn, r.IRP, r.BuyerGSTIN,
-		r.TotInvVal, r.BodySHA256, r.RequestJSON, state, now}
+	return []any{
+		r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, irn, r.IRP, r.BuyerGSTIN,
+		r.TotInvVal, r.BodySHA256, r.RequestJSON, state, now,
+	}
 }
 
 // claimPending writes the pending row of a document about to be sent, or returns the row
