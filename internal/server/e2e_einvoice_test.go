@@ -765,3 +765,37 @@ func TestTheLargestInvoiceRegistersAcrossServers(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, "%s", pdf)
 	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")), "a PDF")
 }
+
+// Text outside ASCII (a description in Devanagari, the rupee sign) is sent, signed and
+// stored as written: the signed invoice's data holds the same characters, a replay answers
+// the same signed invoice, and it prints.
+func TestTextOutsideASCIIIsSignedAsWritten(t *testing.T) {
+	e := startE2E(t, "")
+	inv := e2eInvoice("")
+	const desc = "गेहूँ (Wheat) — ₹ grade 'A' <1kg> & more"
+	inv["ItemList"].([]any)[0].(map[string]any)["PrdDesc"] = desc
+	inv["BuyerDtls"].(map[string]any)["LglNm"] = "श्री गणेश ट्रेडर्स"
+
+	code, out, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, nil)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	d := out["details"].(map[string]any)
+	si, err := irpcrypto.Verify(d["SignedInvoice"].(string), e.certs)
+	require.NoError(t, err)
+	var signed struct {
+		BuyerDtls struct{ LglNm string }
+		ItemList  []struct{ PrdDesc string }
+	}
+	require.NoError(t, json.Unmarshal(si.Data, &signed))
+	require.Equal(t, desc, signed.ItemList[0].PrdDesc)
+	require.Equal(t, "श्री गणेश ट्रेडर्स", signed.BuyerDtls.LglNm)
+
+	code, again, _ := e.call(t, http.MethodPost, "/v1/einvoice/irn", e.seller, inv, nil)
+	require.Equal(t, http.StatusOK, code, "%v", again)
+	require.Equal(t, true, again["replayed"])
+	require.Equal(t, d["SignedInvoice"], again["details"].(map[string]any)["SignedInvoice"])
+
+	// The PDF's core fonts print such text as "?" (decisions §13), but it still prints.
+	code, pdf, _ := e.file(t, "/v1/einvoice/irn/"+d["Irn"].(string)+"/pdf", e.seller)
+	require.Equal(t, http.StatusOK, code, "%s", pdf)
+	require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")), "a PDF")
+}
