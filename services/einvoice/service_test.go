@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -953,4 +955,45 @@ func TestByteOrderMarkIsDropped(t *testing.T) {
 	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT request_json FROM einvoice_documents WHERE irn = $1`,
 		res.GetDetails().GetIrn()).Scan(&stored))
 	require.Equal(t, string(body[3:]), stored)
+}
+
+// Every kind of document in pkg/einvoice's valid corpus (B2B goods and services, credit and
+// debit notes, reverse charge, SEZ with and without payment, exports with and without
+// payment and e-way bill details, deemed exports) registers through GenerateIrn, dated
+// today, with both signatures verified (and its e-way bill, when it asks for one), and
+// answers from the store when sent again.
+func TestEveryKindOfDocumentRegisters(t *testing.T) {
+	// The corpus's deemed-export and SEZ buyers, added to the sandbox's GSTIN master.
+	taxpayers := append(sandbox.DefaultTaxpayers(),
+		sandbox.Taxpayer{Gstin: "27AABCD1234E1Z8", TradeName: "Deemed Export Buyer", LegalName: "Deemed Export Buyer Ltd", StateCode: 27, AddrPncd: 400001, TxpType: "REG", Status: "ACT", DtReg: "2017-07-01"},
+		sandbox.Taxpayer{Gstin: "33AABCS1429B1Z1", TradeName: "SEZ Unit", LegalName: "SEZ Unit Pvt Ltd", StateCode: 33, AddrPncd: 600001, TxpType: "SEZ", Status: "ACT", DtReg: "2017-07-01"},
+	)
+	e := setup(t, storetest.SQLite(t), sandboxtest.WithTaxpayers(taxpayers))
+	files, err := filepath.Glob("../../pkg/einvoice/testdata/valid/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	today := e.sb.Clock.Now().In(irpclient.IST).Format("02/01/2006")
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".json"), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(raw, &m))
+			m["DocDtls"].(map[string]any)["Dt"] = today
+			res, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, m)})
+			require.NoError(t, err)
+			requireVerified(t, e.sb, res.GetDetails())
+			require.False(t, res.GetReplayed())
+			if _, ewb := m["EwbDtls"]; ewb {
+				require.NotZero(t, res.GetDetails().GetEwbNo(), "the e-way bill generated with the IRN")
+			}
+
+			calls := e.sb.Stats().GenerateCalls
+			again, err := e.client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, m)})
+			require.NoError(t, err)
+			require.True(t, again.GetReplayed())
+			require.Equal(t, res.GetDetails().GetIrn(), again.GetDetails().GetIrn())
+			require.Equal(t, calls, e.sb.Stats().GenerateCalls, "answered from the store")
+		})
+	}
 }
