@@ -32,7 +32,8 @@ func cancelDeadline(ackDt string) (time.Time, error) {
 // CancelIrn cancels a registered IRN. The IRP's rules are applied locally first (24 hours
 // from AckDt, no active e-way bill), and an IRN the IRP reports as already cancelled (9999)
 // counts as cancelled. An UNVERIFIED registration may be cancelled too (the IRP has it);
-// it stays unverified after (see record.unverified).
+// it stays unverified after (see record.unverified). A document whose registration outcome
+// is unknown (PENDING) is asked about at the IRP first, and what it registered is cancelled.
 func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnRequest) (*einvoicev1.CancelIrnResponse, error) {
 	irn := strings.ToLower(strings.TrimSpace(req.GetIrn()))
 	var vs []platform.FieldViolation
@@ -90,6 +91,20 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	defer unlock()
 	if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {
 		return nil, s.storeFailed(ctx, err, "")
+	}
+	if rec.State == statePending {
+		// The IRP's outcome is not known (the caller may have had OUTCOME_UNKNOWN and given
+		// up on the invoice): store the registration the IRP made, and cancel that, rather
+		// than say "not registered" while the IRN stays active at the IRP.
+		gstin := rec.Key.SellerGSTIN
+		if _, err := s.fetch(ctx, gstin, rec.IRP, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+			return s.irp.GetIRN(ctx, gstin, irn, opts...)
+		}); err != nil {
+			return nil, err
+		}
+		if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {
+			return nil, s.storeFailed(ctx, err, "")
+		}
 	}
 	switch rec.State {
 	case stateCancelled:

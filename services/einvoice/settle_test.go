@@ -529,3 +529,40 @@ func metricByAttr(t *testing.T, reader *sdkmetric.ManualReader, name, key string
 	}
 	return out
 }
+
+// Cancelling a document whose registration outcome is unknown (the caller got
+// OUTCOME_UNKNOWN with its IRN, and gives up on the invoice) asks the IRP first: the IRN it
+// registered is stored and then cancelled, rather than answered "not registered" while it
+// stays active at the IRP.
+func TestCancelAfterAnUnknownOutcomeCancelsWhatTheIRPRegistered(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, _, reg, err := pendingAtTheIRP(t, db)
+		info, _ := errorInfo(t, err)
+		irn := info.GetMetadata()["irn"]
+		require.Equal(t, reg.Irn, irn)
+
+		res, err := e.client.CancelIrn(t.Context(), &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "3", CnlRem: "order cancelled"})
+		require.NoError(t, err)
+		require.False(t, res.GetAlreadyCancelled())
+		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
+		require.Equal(t, "CNL", e.sb.Registered()[0].Status, "cancelled at the IRP")
+	})
+}
+
+// Cancelling a document whose send the IRP never processed (its outcome unknown to
+// irpgate) is NOT_FOUND in the IRP's words: there is nothing to cancel.
+func TestCancelAfterAnUnknownOutcomeOfNothingIsNotFound(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{HTTP5xx: 1}, Only: []string{sandbox.OpGenerate}}))
+	_, client := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+	_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+	info, _ := errorInfo(t, err)
+	require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason())
+	irn := info.GetMetadata()["irn"]
+
+	_, err = client.CancelIrn(t.Context(), &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "3", CnlRem: "order cancelled"})
+	require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+	require.Contains(t, status.Convert(err).Message(), "the IRP has no e-invoice")
+	require.Zero(t, e.sb.Stats().CancelCalls, "nothing was sent to cancel")
+	require.Equal(t, "PENDING", readRow(t, db, irn).State, "left to the settling")
+}
