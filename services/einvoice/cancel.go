@@ -32,8 +32,9 @@ func cancelDeadline(ackDt string) (time.Time, error) {
 // CancelIrn cancels a registered IRN. The IRP's rules are applied locally first (24 hours
 // from AckDt, no active e-way bill), and an IRN the IRP reports as already cancelled (9999)
 // counts as cancelled. An UNVERIFIED registration may be cancelled too (the IRP has it);
-// it stays unverified after (see record.unverified). A document whose registration outcome
-// is unknown (PENDING) is asked about at the IRP first, and what it registered is cancelled.
+// it stays unverified after (see record.unverified). A document irpgate holds no
+// registration of (PENDING, FAILED) is asked about at the IRP first, and what it holds is
+// cancelled.
 func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnRequest) (*einvoicev1.CancelIrnResponse, error) {
 	irn := strings.ToLower(strings.TrimSpace(req.GetIrn()))
 	var vs []platform.FieldViolation
@@ -92,10 +93,12 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {
 		return nil, s.storeFailed(ctx, err, "")
 	}
-	if rec.State == statePending {
+	if rec.State == statePending || rec.State == stateFailed {
 		// The IRP's outcome is not known (the caller may have had OUTCOME_UNKNOWN and given
-		// up on the invoice): store the registration the IRP made, and cancel that, rather
-		// than say "not registered" while the IRN stays active at the IRP.
+		// up on the invoice), or the number was registered since outside irpgate (on the
+		// NIC portal, after the IRP refused what irpgate sent): store the registration the
+		// IRP holds, and cancel that, rather than say "not registered" while the IRN stays
+		// active at the IRP.
 		gstin := rec.Key.SellerGSTIN
 		if _, err := s.fetch(ctx, gstin, rec.IRP, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
 			return s.irp.GetIRN(ctx, gstin, irn, opts...)

@@ -853,6 +853,30 @@ func TestAReadStoresTheIRPsDocumentOverAFailedOne(t *testing.T) {
 	})
 }
 
+// A document the IRP refused and that was then registered on the NIC portal can be
+// cancelled through irpgate: the IRP is asked for what it holds under the number, which is
+// stored and cancelled.
+func TestCancelOfAFailedDocumentCancelsWhatTheIRPHolds(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := setup(t, db)
+	ctx := t.Context()
+	refused := inactiveBuyerInvoice(e.sb.Clock.Now())
+	_, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, refused)})
+	require.Error(t, err)
+	corrected := invoiceMap(e.sb.Clock.Now(), refused["DocDtls"].(map[string]any)["No"].(string), 1)
+	orig, err := e.irp.GenerateIRN(ctx, seller, docJSON(t, corrected))
+	require.NoError(t, err)
+	require.Equal(t, "FAILED", readRow(t, db, orig.Irn).State)
+
+	res, err := e.client.CancelIrn(ctx, &einvoicev1.CancelIrnRequest{Irn: orig.Irn, CnlRsn: "2", CnlRem: "data entry mistake"})
+	require.NoError(t, err)
+	require.False(t, res.GetAlreadyCancelled())
+	row := readRow(t, db, orig.Irn)
+	require.Equal(t, "CANCELLED", row.State)
+	require.Equal(t, orig.AckNo, row.AckNo)
+	require.Equal(t, buyer, row.BuyerGSTIN, "the IRP's document")
+}
+
 // Two replicas over one database, each without the other's in-process lock, take one
 // document at once: the IRP registers it once, and every caller on either replica gets that
 // registration (the replica that loses the race reconciles the IRP's 2150 and adopts it).
