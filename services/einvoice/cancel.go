@@ -72,9 +72,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 		if err := authorize(ctx, req.GetGstin()); err != nil {
 			return nil, err
 		}
-		rec, err = s.fetch(ctx, req.GetGstin(), s.cfg.DefaultIRP, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
-			return s.irp.GetIRN(ctx, req.GetGstin(), irn, opts...)
-		})
+		rec, err = s.fetchIRN(ctx, req.GetGstin(), s.cfg.DefaultIRP, irn)
 		if err != nil {
 			return nil, err
 		}
@@ -99,10 +97,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 		// NIC portal, after the IRP refused what irpgate sent): store the registration the
 		// IRP holds, and cancel that, rather than say "not registered" while the IRN stays
 		// active at the IRP.
-		gstin := rec.Key.SellerGSTIN
-		if _, err := s.fetch(ctx, gstin, rec.IRP, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
-			return s.irp.GetIRN(ctx, gstin, irn, opts...)
-		}); err != nil {
+		if _, err := s.fetchIRN(ctx, rec.Key.SellerGSTIN, rec.IRP, irn); err != nil {
 			return nil, err
 		}
 		if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {

@@ -60,9 +60,7 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	if err := authorize(ctx, gstin); err != nil {
 		return nil, err
 	}
-	rec, err = s.fetch(ctx, gstin, irp, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
-		return s.irp.GetIRN(ctx, gstin, irn, opts...)
-	})
+	rec, err = s.fetchIRN(ctx, gstin, irp, irn)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +254,13 @@ func (s *Service) irpOf(irp string) (string, *platform.FieldViolation) {
 // refuse is the INVALID_ARGUMENT status of one violation.
 func refuse(v *platform.FieldViolation) error {
 	return invalidRequest(v.Field, v.Reason, v.Description)
+}
+
+// fetchIRN is fetch of the registration of irn, asked by IRN.
+func (s *Service) fetchIRN(ctx context.Context, gstin, irp, irn string) (*record, error) {
+	return s.fetch(ctx, gstin, irp, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+		return s.irp.GetIRN(ctx, gstin, irn, opts...)
+	})
 }
 
 // fetch reads a registration from the IRP (the other NIC IRP criss-cross when irp cannot
