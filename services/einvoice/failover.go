@@ -134,22 +134,24 @@ func (s *Service) readIRN(ctx context.Context, irp, irn string, read func(...irp
 
 // failover moves a claimed document that never reached irp to the other NIC IRP: the row
 // names the new IRP before anything is sent there, so a lost answer is settled with the
-// right one. It returns the new IRP, or "" when there is none to move to.
-func (s *Service) failover(ctx context.Context, k doc.DocKey, irp string) string {
-	other := s.otherIRP(irp)
+// right one. It returns the new IRP and the row's new stamp, or "" when there is none to
+// move to or the row is no longer as this request wrote it at stamp.
+func (s *Service) failover(ctx context.Context, k doc.DocKey, irp, stamp string) (other, moved string) {
+	other = s.otherIRP(irp)
 	if other == "" || s.health.isDown(other, s.now()) {
-		return ""
+		return "", ""
 	}
 	s.health.markDown(irp, s.now().Add(failoverFor))
 	pctx, cancel := persistContext(ctx)
 	defer cancel()
-	if err := s.docs.moveIRP(pctx, k, other); err != nil {
+	moved, err := s.docs.moveIRP(pctx, k, other, stamp)
+	if err != nil {
 		s.log.WarnContext(ctx, "could not move a document to the other IRP; it stays on its own", "irp", irp, "error", err.Error())
-		return ""
+		return "", ""
 	}
 	s.failovers.Add(ctx, 1)
 	s.log.WarnContext(ctx, "IRP unreachable; the document goes to the other NIC IRP", "from", irp, "to", other)
-	return other
+	return other, moved
 }
 
 // ProbeIRPs asks each configured IRP's heartbeat once: an IRP that does not answer counts

@@ -177,7 +177,7 @@ func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnReque
 	}
 
 	// rec.IRP is the IRP the row names: a document that may have been sent stays on its IRP.
-	replayed, fresh, usedIRP, err := s.register(ctx, inv, body, rec.IRP, claimed, pinned)
+	replayed, fresh, usedIRP, err := s.register(ctx, inv, body, rec, claimed, pinned)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,8 @@ type finalError struct{ err error }
 
 func (f finalError) Error() string { return f.err.Error() }
 
-// register sends the document until the IRP's answer is known and stored: a lost answer
+// register sends the document of the row rec claimed (rec.IRP the IRP it names, rec.UpdatedAt
+// the stamp written) until the IRP's answer is known and stored: a lost answer
 // is sent again, and 2150 + DUPIRN is reconciled against the original. It reports whether
 // the registration is an earlier one (not this call's) that was adopted, and returns the
 // IRP's answer when it was stored as sent (fresh; nil when the stored row must be read).
@@ -221,7 +222,7 @@ func (f finalError) Error() string { return f.err.Error() }
 // sending it either (no IRP session, the IRP unreachable), the row is marked FAILED, free
 // to send again, instead of waiting to be settled. Such a document also goes to the other
 // NIC IRP when its own cannot be reached (failover), unless the request pinned its IRP.
-func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, irp string, claimed, pinned bool) (adopted bool, fresh *irpclient.IRNDetails, usedIRP string, err error) {
+func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, rec *record, claimed, pinned bool) (adopted bool, fresh *irpclient.IRNDetails, usedIRP string, err error) {
 	ctx, span := s.tracer.Start(ctx, "einvoice.register")
 	defer func() {
 		if err != nil {
@@ -231,6 +232,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	}()
 	k := inv.Key()
 	seller := inv.SellerGSTIN()
+	irp, stamp := rec.IRP, rec.UpdatedAt
 	synced := false
 	sent := false // a send of this call may have registered the document
 	misses := 0   // attempts in a row that did not reach irp
@@ -291,7 +293,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 					continue
 				}
 			}
-			_ = s.docs.fail(ctx, k, strings.Join(ie.Codes(), ","))
+			_, _ = s.docs.fail(ctx, k, strings.Join(ie.Codes(), ","), stamp)
 			return false, nil, irp, irpRefused(ie)
 		}
 		sent = sent || irpclient.IsOutcomeUnknown(err)
@@ -300,9 +302,9 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 		}
 		misses = countMiss(misses, err)
 		if claimed && !sent && !pinned && misses >= failoverAfter {
-			if other := s.failover(ctx, k, irp); other != "" {
+			if other, moved := s.failover(ctx, k, irp, stamp); other != "" {
 				span.AddEvent("irp failover", trace.WithAttributes(attribute.String("from", irp), attribute.String("to", other)))
-				irp, misses, lastErr = other, 0, err
+				irp, stamp, misses, lastErr = other, moved, 0, err
 				continue
 			}
 		}
@@ -312,7 +314,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 			lastErr = err
 			continue
 		}
-		s.failUnsent(ctx, k, claimed && !sent, err)
+		s.failUnsent(ctx, k, stamp, claimed && !sent, err)
 		return false, nil, irp, irpFailure(ctx, err)
 	}
 	if lastErr == nil {
@@ -320,13 +322,13 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 	}
 	if claimed && !sent && lastErr != nil {
 		// Never sent (the IRP unreachable throughout): nothing to settle.
-		s.failUnsent(ctx, k, true, lastErr)
+		s.failUnsent(ctx, k, stamp, true, lastErr)
 		return false, nil, irp, irpFailure(ctx, lastErr)
 	}
 	s.log.WarnContext(ctx, "IRP outcome still unknown after retries; the document stays pending",
 		"irn", inv.IRN(), "error", fmt.Sprint(lastErr))
 	if sent {
-		s.unsettled.add(unsettledDoc{key: k}) // SettlePending asks the IRP about it later
+		s.unsettled.add(unsettledDoc{key: k, stamp: stamp}) // SettlePending asks the IRP about it later
 	}
 	if ctx.Err() != nil {
 		return false, nil, irp, irpFailure(ctx, ctx.Err())
@@ -336,14 +338,14 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, i
 }
 
 // failUnsent marks the pending row of a document that never reached the IRP FAILED (free
-// to send again), when unsent says so.
-func (s *Service) failUnsent(ctx context.Context, k doc.DocKey, unsent bool, cause error) {
+// to send again), when unsent says so and no other request has claimed it since stamp.
+func (s *Service) failUnsent(ctx context.Context, k doc.DocKey, stamp string, unsent bool, cause error) {
 	if !unsent || cause == nil {
 		return
 	}
 	pctx, cancel := persistContext(ctx)
 	defer cancel()
-	if err := s.docs.fail(pctx, k, "not sent: "+cause.Error()); err != nil {
+	if _, err := s.docs.fail(pctx, k, "not sent: "+cause.Error(), stamp); err != nil {
 		s.log.WarnContext(ctx, "could not mark an unsent document free to send again", "error", err.Error())
 	}
 }

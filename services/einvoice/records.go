@@ -55,6 +55,10 @@ type record struct {
 	CancelDate    string
 	CancelReason  string
 	CancelRemark  string
+	// UpdatedAt is when the row was last written (RFC 3339, UTC). A request that claims a
+	// row keeps the stamp it wrote: a later stamp means another request (on another
+	// replica) has taken the document since.
+	UpdatedAt string
 }
 
 // registered reports whether the IRP has this document (with or without a cancel, verified
@@ -71,14 +75,14 @@ func (r *record) unverified() bool {
 
 const recordColumns = `seller_gstin, fy, doc_type, doc_no, doc_date, irn, irp, buyer_gstin, tot_inv_val,
 	body_sha256, request_json, state, ack_no, ack_dt, signed_invoice, signed_qr_code, ewb_no, ewb_dt,
-	ewb_valid_till, remarks, info_json, last_error, cancel_date, cancel_reason, cancel_remark`
+	ewb_valid_till, remarks, info_json, last_error, cancel_date, cancel_reason, cancel_remark, updated_at`
 
 func scanRecord(row *store.Row) (*record, error) {
 	var r record
 	err := row.Scan(&r.Key.SellerGSTIN, &r.Key.FY, &r.Key.DocType, &r.Key.DocNo, &r.DocDate, &r.IRN, &r.IRP,
 		&r.BuyerGSTIN, &r.TotInvVal, &r.BodySHA256, &r.RequestJSON, &r.State, &r.AckNo, &r.AckDt,
 		&r.SignedInvoice, &r.SignedQRCode, &r.EwbNo, &r.EwbDt, &r.EwbValidTill, &r.Remarks, &r.InfoJSON,
-		&r.LastError, &r.CancelDate, &r.CancelReason, &r.CancelRemark)
+		&r.LastError, &r.CancelDate, &r.CancelReason, &r.CancelRemark, &r.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +98,12 @@ type documents struct {
 }
 
 func (d *documents) stamp() string { return d.now().UTC().Format(time.RFC3339Nano) }
+
+// leftSince reports whether r was last written before t (an unreadable stamp counts as old).
+func (r *record) leftSince(t time.Time) bool {
+	at, err := time.Parse(time.RFC3339Nano, r.UpdatedAt)
+	return err != nil || at.Before(t)
+}
 
 func (d *documents) byKey(ctx context.Context, q store.Querier, k doc.DocKey) (*record, error) {
 	return scanRecord(q.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM einvoice_documents
@@ -132,11 +142,14 @@ func insertArgs(r *record, irn, state, now string) []any {
 // says this call made the row PENDING, new or from FAILED, so no other request can have
 // sent the document since. r.IRP is left naming the IRP the row names, where the document
 // goes: a pending row keeps its own (the document may have reached it) unless pinned says
-// the request named r.IRP itself.
+// the request named r.IRP itself. r.UpdatedAt is set to the stamp written on the row, which
+// the request's later writes to it (moveIRP, fail) are conditional on.
 func (d *documents) claimPending(ctx context.Context, r *record, pinned bool) (existing *record, claimed bool, err error) {
+	stamp := d.stamp()
+	r.UpdatedAt = stamp
 	// Most documents are new: one statement claims them. Only a row already there takes
 	// the transaction below.
-	res, err := d.db.ExecContext(ctx, insertDocument+` ON CONFLICT DO NOTHING`, insertArgs(r, r.IRN, statePending, d.stamp())...)
+	res, err := d.db.ExecContext(ctx, insertDocument+` ON CONFLICT DO NOTHING`, insertArgs(r, r.IRN, statePending, stamp)...)
 	if err != nil {
 		return nil, false, fmt.Errorf("einvoice: store pending document: %w", err)
 	}
@@ -153,7 +166,7 @@ func (d *documents) claimPending(ctx context.Context, r *record, pinned bool) (e
 			cur, err := d.byKey(ctx, tx, r.Key)
 			switch {
 			case store.IsNotFound(err):
-				_, err = tx.ExecContext(ctx, insertDocument, insertArgs(r, r.IRN, statePending, d.stamp())...)
+				_, err = tx.ExecContext(ctx, insertDocument, insertArgs(r, r.IRN, statePending, stamp)...)
 				claimed = err == nil
 				return err
 			case err != nil:
@@ -170,7 +183,7 @@ func (d *documents) claimPending(ctx context.Context, r *record, pinned bool) (e
 				tot_inv_val = $8, body_sha256 = $9, request_json = $10, state = $11, updated_at = $12
 				WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $13`,
 				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, irp, r.BuyerGSTIN,
-				r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, d.stamp(), cur.State)
+				r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, stamp, cur.State)
 			if err != nil {
 				return err
 			}
@@ -258,29 +271,38 @@ func (d *documents) stalePending(ctx context.Context, cutoff time.Time, limit in
 	return out, rows.Err()
 }
 
-// fail records that the IRP refused the document; a later request may send it again.
-func (d *documents) fail(ctx context.Context, k doc.DocKey, cause string) error {
-	_, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $5, last_error = $6, updated_at = $7
-		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $8`,
-		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, stateFailed, cause, d.stamp(), statePending)
-	return err
+// fail records that the IRP refused the document, or never had it; a later request may
+// send it again. The row must still be PENDING as last written at stamp: a row another
+// request has claimed since is left to that request's outcome. It reports whether the row
+// was marked.
+func (d *documents) fail(ctx context.Context, k doc.DocKey, cause, stamp string) (bool, error) {
+	res, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET state = $5, last_error = $6, updated_at = $7
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $8 AND updated_at = $9`,
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, stateFailed, cause, d.stamp(), statePending, stamp)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
-// errNotMoved is moveIRP's answer when the row is no longer PENDING.
-var errNotMoved = errors.New("einvoice: the document is no longer pending")
+// errNotMoved is moveIRP's answer when the row is no longer PENDING as written at stamp.
+var errNotMoved = errors.New("einvoice: the document is no longer pending as this request left it")
 
-// moveIRP names irp as the IRP of a PENDING document that has reached none yet.
-func (d *documents) moveIRP(ctx context.Context, k doc.DocKey, irp string) error {
+// moveIRP names irp as the IRP of a PENDING document that has reached none yet, if the
+// row is as last written at stamp, and returns the row's new stamp.
+func (d *documents) moveIRP(ctx context.Context, k doc.DocKey, irp, stamp string) (string, error) {
+	now := d.stamp()
 	res, err := d.db.ExecContext(ctx, `UPDATE einvoice_documents SET irp = $5, updated_at = $6
-		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $7`,
-		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, irp, d.stamp(), statePending)
+		WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $7 AND updated_at = $8`,
+		k.SellerGSTIN, k.FY, k.DocType, k.DocNo, irp, now, statePending, stamp)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return errors.Join(errNotMoved, err)
+		return "", errors.Join(errNotMoved, err)
 	}
-	return nil
+	return now, nil
 }
 
 // upsertRegistered stores a registration read from the IRP (Get by IRN / by document), r

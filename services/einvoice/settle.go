@@ -59,6 +59,9 @@ type pendingCancel struct {
 type unsettledDoc struct {
 	key    doc.DocKey
 	cancel *pendingCancel // nil: a registration
+	// stamp is the row's updated_at as the request that gave up left it ("" when not
+	// known: a row found by FindStalePending, an answer not stored).
+	stamp string
 }
 
 type unsettled struct {
@@ -123,11 +126,13 @@ func (s *Service) SettlePending(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, d := range s.unsettled.list() {
-		settle := s.settle
+		var done bool
+		var err error
 		if d.cancel != nil {
-			settle = func(ctx context.Context, k doc.DocKey) (bool, error) { return s.settleCancel(ctx, k, d.cancel) }
+			done, err = s.settleCancel(ctx, d.key, d.cancel)
+		} else {
+			done, err = s.settle(ctx, d)
 		}
-		done, err := settle(ctx, d.key)
 		if done {
 			s.unsettled.remove(d)
 			s.settled.Add(ctx, 1)
@@ -187,8 +192,9 @@ func (s *Service) settleCancel(ctx context.Context, k doc.DocKey, c *pendingCanc
 	return true, nil
 }
 
-// settle reports whether the document no longer needs asking about.
-func (s *Service) settle(ctx context.Context, k doc.DocKey) (bool, error) {
+// settle reports whether the document d no longer needs asking about.
+func (s *Service) settle(ctx context.Context, d unsettledDoc) (bool, error) {
+	k := d.key
 	rec, unlock, err := s.lockedRecord(ctx, k)
 	if rec == nil {
 		return err == nil, err
@@ -205,8 +211,15 @@ func (s *Service) settle(ctx context.Context, k doc.DocKey) (bool, error) {
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound)):
-		if err := s.docs.fail(ctx, k, "not registered at the IRP (asked after the outcome was unknown)"); err != nil {
-			return false, err
+		// The IRP's word is final only if no request has taken the document since: one on
+		// another replica may be sending it right now. A row left alone for staleAfter has
+		// lost its sender too.
+		if rec.UpdatedAt != d.stamp && !rec.leftSince(s.now().Add(-staleAfter)) {
+			return false, nil
+		}
+		marked, err := s.docs.fail(ctx, k, "not registered at the IRP (asked after the outcome was unknown)", rec.UpdatedAt)
+		if err != nil || !marked {
+			return false, err // taken meanwhile: asked about again next round
 		}
 		s.log.InfoContext(ctx, "a document whose outcome was unknown is not registered at the IRP; it may be sent again",
 			"irn", rec.IRN, "irp", rec.IRP)

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -565,4 +567,194 @@ func TestCancelAfterAnUnknownOutcomeOfNothingIsNotFound(t *testing.T) {
 	require.Contains(t, status.Convert(err).Message(), "the IRP has no e-invoice")
 	require.Zero(t, e.sb.Stats().CancelCalls, "nothing was sent to cancel")
 	require.Equal(t, "PENDING", readRow(t, db, irn).State, "left to the settling")
+}
+
+// heldSends is an http.RoundTripper to the IRP that holds each generate call until the
+// test releases it, then passes it on and loses the IRP's answer (a 502 without a NIC
+// envelope): a send that is on its way, whose outcome its sender will not learn. With
+// unreachable, a released call fails without reaching the IRP instead.
+type heldSends struct {
+	held        chan struct{} // a generate call is being held
+	release     chan struct{} // let the held calls through
+	unreachable bool
+}
+
+// holdSends returns a heldSends whose calls are released when the test ends, if not before.
+func holdSends(t *testing.T, unreachable bool) *heldSends {
+	h := &heldSends{held: make(chan struct{}, 1), release: make(chan struct{}), unreachable: unreachable}
+	t.Cleanup(func() {
+		select {
+		case <-h.release:
+		default:
+			close(h.release)
+		}
+	})
+	return h
+}
+
+// irpClient is an IRP client of e's sandbox over rt, without retries.
+func (e *env) irpClient(t *testing.T, rt http.RoundTripper) *irpclient.Client {
+	c, err := irpclient.New(irpclient.Config{
+		BaseURLs:   map[string]string{irpclient.NIC1: e.sb.URL, irpclient.NIC2: e.sb.NIC2URL},
+		DefaultIRP: irpclient.NIC1, HTTPClient: &http.Client{Transport: rt},
+		PublicKeys: map[string]*rsa.PublicKey{irpclient.NIC1: e.sb.PublicKey(), irpclient.NIC2: e.sb.PublicKey()},
+		MaxRetries: -1,
+	})
+	require.NoError(t, err)
+	return c.WithSessions(irpclient.NewLocalSessions(c, e.sb.Credentials(), irpclient.WithClock(e.sb.Clock.Now)))
+}
+
+func (h *heldSends) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPost || r.URL.Path != "/eicore/v1.03/Invoice" {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	select {
+	case h.held <- struct{}{}:
+	default: // the test has not taken the last signal yet
+	}
+	<-h.release
+	if h.unreachable {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	}
+	res, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	return &http.Response{
+		StatusCode: http.StatusBadGateway, Status: "502 Bad Gateway", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, Body: io.NopCloser(strings.NewReader("lost")), Request: r,
+	}, nil
+}
+
+// Two replicas over one database: a document one of them left with its outcome unknown
+// is sent again through the other. While that send is on its way, the first replica's
+// settling finds no IRN at the IRP: it must not mark the document FAILED, which would
+// leave it FAILED once the send registers it and its answer is lost too. The document
+// stays PENDING and is settled from the IRP's registration. Only a document nobody has
+// touched for the stale period (its sender gone) is marked FAILED on the IRP's word.
+func TestSettlingLeavesADocumentAnotherReplicaIsSending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		// Replica A: the IRP fails the send before doing anything, the connection reset.
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+		a, clientA := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+		_, err := clientA.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: body})
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "%v", err)
+		irn := info.GetMetadata()["irn"]
+		require.Empty(t, e.sb.Registered())
+		e.sb.SetFaults(sandbox.Faults{})
+
+		// Replica B, a second later, with its own IRP client, whose send is held on its way.
+		e.sb.Clock.Advance(time.Second)
+		hold := holdSends(t, false)
+		b, clientB := e.service(t, func(c *einvoice.Config) { c.IRP, c.MaxAttempts = e.irpClient(t, hold), 1 })
+		sent := make(chan error, 1)
+		go func() {
+			_, err := clientB.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: body})
+			sent <- err
+		}()
+		<-hold.held
+
+		n, err := a.SettlePending(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, n, "replica B is sending the document: A leaves it to B's outcome")
+		require.Equal(t, "PENDING", readRow(t, db, irn).State)
+
+		close(hold.release)
+		info, _ = errorInfo(t, <-sent)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason())
+		regs := e.sb.Registered()
+		require.Len(t, regs, 1, "B's send registered the document; its answer was lost")
+		require.Equal(t, "PENDING", readRow(t, db, irn).State)
+
+		requireSettled(t, b, db, regs[0])
+		n, err = a.SettlePending(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "A learns the document is settled")
+		require.Equal(t, "ACTIVE", readRow(t, db, irn).State)
+	})
+}
+
+// A document another replica took over and then left (that replica gone mid-send) is
+// marked FAILED by the settling once nobody has touched it for the stale period, when the
+// IRP has no IRN for it, so it may be sent again.
+func TestSettlingFailsADocumentItsLastSenderLeft(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db, sandboxtest.WithFaults(sandbox.Faults{ErrorRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpGenerate}}))
+		a, clientA := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		_, clientB := e.service(t, func(c *einvoice.Config) { c.MaxAttempts = 1 })
+		body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+		_, err := clientA.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: body})
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "%v", err)
+		irn := info.GetMetadata()["irn"]
+		// B sends it again a second later; its outcome is unknown too, and B stops (its
+		// settling never runs).
+		e.sb.Clock.Advance(time.Second)
+		_, err = clientB.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: body})
+		info, _ = errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "%v", err)
+		require.Empty(t, e.sb.Registered())
+		e.sb.SetFaults(sandbox.Faults{})
+
+		n, err := a.SettlePending(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, n, "B's send is too recent to take as abandoned")
+		require.Equal(t, "PENDING", readRow(t, db, irn).State)
+
+		e.sb.Clock.Advance(3 * time.Minute)
+		n, err = a.SettlePending(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		row := readRow(t, db, irn)
+		require.Equal(t, "FAILED", row.State)
+		require.Contains(t, row.LastError, "not registered at the IRP")
+	})
+}
+
+// Two replicas take one new document at once: A writes its row and cannot reach the IRP,
+// while B, finding the row pending, sends the document. A gives up having sent nothing; it
+// must leave the row to B (B's send may register it, and its answer may be lost): neither
+// move it to the other NIC IRP nor mark it FAILED. The IRP's registration is then settled
+// into the row.
+func TestAReplicaThatNeverReachedTheIRPLeavesTheDocumentToTheOneSendingIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		holdA, holdB := holdSends(t, true), holdSends(t, false)
+		// A tries three times: after two it would move the document to NIC2.
+		_, clientA := e.service(t, func(c *einvoice.Config) { c.IRP, c.MaxAttempts, c.Failover = e.irpClient(t, holdA), 3, true })
+		b, clientB := e.service(t, func(c *einvoice.Config) { c.IRP, c.MaxAttempts = e.irpClient(t, holdB), 1 })
+		body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+		send := func(client einvoicev1.EInvoiceServiceClient) <-chan error {
+			done := make(chan error, 1)
+			go func() {
+				_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: body})
+				done <- err
+			}()
+			return done
+		}
+		sentA := send(clientA)
+		<-holdA.held // A has written the row and is on its way to the IRP
+		e.sb.Clock.Advance(time.Second)
+		sentB := send(clientB)
+		<-holdB.held // B has taken the pending row and is on its way too
+
+		close(holdA.release)
+		require.Equal(t, codes.Unavailable, status.Code(<-sentA))
+		var state, irp string
+		require.NoError(t, db.QueryRowContext(t.Context(), `SELECT state, irp FROM einvoice_documents`).Scan(&state, &irp))
+		require.Equal(t, "PENDING", state, "A sent nothing, but B may have: the row is B's")
+		require.Equal(t, "NIC1", irp, "where B is sending it")
+
+		close(holdB.release)
+		info, _ := errorInfo(t, <-sentB)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason())
+		regs := e.sb.Registered()
+		require.Len(t, regs, 1)
+		require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
+		requireSettled(t, b, db, regs[0])
+	})
 }
