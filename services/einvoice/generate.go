@@ -293,7 +293,7 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, r
 					continue
 				}
 			}
-			_, _ = s.docs.fail(ctx, k, strings.Join(ie.Codes(), ","), stamp)
+			_, _ = s.docs.fail(ctx, k, refusal(ie), stamp)
 			return false, nil, irp, irpRefused(ie)
 		}
 		sent = sent || irpclient.IsOutcomeUnknown(err)
@@ -335,6 +335,22 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, r
 	}
 	return false, nil, irp, platform.Status(grpccodes.Unavailable, errorsv1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN,
 		"the IRP's answer is not known yet; send the same document again to finish", map[string]string{"irn": inv.IRN()}).Err()
+}
+
+// refusal is the last_error of a document the IRP refused: its codes and messages.
+func refusal(ie *irpclient.Error) string {
+	var b strings.Builder
+	b.WriteString("refused by " + ie.IRP + ":")
+	for i, d := range ie.Details {
+		if i > 0 {
+			b.WriteString(";")
+		}
+		b.WriteString(" " + d.Code)
+		if d.Message != "" {
+			b.WriteString(" " + d.Message)
+		}
+	}
+	return b.String()
 }
 
 // failUnsent marks the pending row of a document that never reached the IRP FAILED (free

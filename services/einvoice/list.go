@@ -47,7 +47,8 @@ type pageToken struct {
 }
 
 // ListIrns lists a seller's stored registrations, newest AckDt first, a page at a time.
-// Documents never registered (pending or refused) are not listed.
+// Documents never registered (pending or refused) are not listed: ListUnregisteredDocuments
+// lists those.
 func (s *Service) ListIrns(ctx context.Context, req *einvoicev1.ListIrnsRequest) (*einvoicev1.ListIrnsResponse, error) {
 	q, err := checkList(req, s.now())
 	if err != nil {

@@ -180,7 +180,7 @@ func (d *documents) claimPending(ctx context.Context, r *record, pinned bool) (e
 				irp = cur.IRP
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE einvoice_documents SET doc_date = $5, irp = $6, buyer_gstin = $7,
-				tot_inv_val = $8, body_sha256 = $9, request_json = $10, state = $11, updated_at = $12
+				tot_inv_val = $8, body_sha256 = $9, request_json = $10, state = $11, updated_at = $12, last_error = ''
 				WHERE seller_gstin = $1 AND fy = $2 AND doc_type = $3 AND doc_no = $4 AND state = $13`,
 				r.Key.SellerGSTIN, r.Key.FY, r.Key.DocType, r.Key.DocNo, r.DocDate, irp, r.BuyerGSTIN,
 				r.TotInvVal, r.BodySHA256, r.RequestJSON, statePending, stamp, cur.State)
@@ -522,6 +522,41 @@ func (d *documents) list(ctx context.Context, q *listQuery) ([]*record, error) {
 		var r record
 		if err := rows.Scan(&r.Key.SellerGSTIN, &r.Key.FY, &r.Key.DocType, &r.Key.DocNo, &r.DocDate, &r.IRN, &r.IRP,
 			&r.BuyerGSTIN, &r.TotInvVal, &r.State, &r.AckNo, &r.AckDt, &r.EwbNo, &r.LastError, &r.CancelDate); err != nil {
+			return nil, err
+		}
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// unregistered returns the documents q asks for, the most recently written first, one more
+// than q.size when there are more. The states are written into the query, so that a list
+// of FAILED ones reads einvoice_documents_seller_failed (a partial index, which neither
+// database uses for a bound parameter); PENDING ones, which no index holds, are found among
+// the seller's rows.
+func (d *documents) unregistered(ctx context.Context, q *unregisteredQuery) ([]*record, error) {
+	states := `state = '` + q.states[0] + `'` // SQLite takes the index for "=", not for a one-value IN
+	if len(q.states) > 1 {
+		states = `state IN ('` + strings.Join(q.states, "', '") + `')`
+	}
+	query := `SELECT seller_gstin, fy, doc_type, doc_no, doc_date, irn, irp, buyer_gstin, tot_inv_val, state,
+		last_error, updated_at FROM einvoice_documents WHERE seller_gstin = $1 AND ` + states
+	args := []any{q.gstin, q.size + 1}
+	if a := q.after; a != nil {
+		query += ` AND (updated_at < $3 OR updated_at = $3 AND (fy, doc_type, doc_no) < ($4, $5, $6))`
+		args = append(args, a.UpdatedAt, a.FY, a.DocType, a.DocNo)
+	}
+	query += ` ORDER BY updated_at DESC, fy DESC, doc_type DESC, doc_no DESC LIMIT $2`
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*record
+	for rows.Next() {
+		var r record
+		if err := rows.Scan(&r.Key.SellerGSTIN, &r.Key.FY, &r.Key.DocType, &r.Key.DocNo, &r.DocDate, &r.IRN, &r.IRP,
+			&r.BuyerGSTIN, &r.TotInvVal, &r.State, &r.LastError, &r.UpdatedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, &r)

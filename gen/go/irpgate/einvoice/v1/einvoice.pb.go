@@ -2014,6 +2014,260 @@ func (x *ListIrnsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListUnregisteredDocumentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Seller GSTIN; the caller must hold it.
+	Gstin string `protobuf:"bytes,1,opt,name=gstin,proto3" json:"gstin,omitempty"`
+	// FAILED or PENDING; both when empty.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// At most this many (100 when 0, at most 1000).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page, with the same state.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUnregisteredDocumentsRequest) Reset() {
+	*x = ListUnregisteredDocumentsRequest{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUnregisteredDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUnregisteredDocumentsRequest) ProtoMessage() {}
+
+func (x *ListUnregisteredDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUnregisteredDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*ListUnregisteredDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListUnregisteredDocumentsRequest) GetGstin() string {
+	if x != nil {
+		return x.Gstin
+	}
+	return ""
+}
+
+func (x *ListUnregisteredDocumentsRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListUnregisteredDocumentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListUnregisteredDocumentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// UnregisteredDocument is a document irpgate holds that the IRP has not
+// registered, as a list shows it.
+type UnregisteredDocument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// INV, CRN or DBN.
+	DocTyp string `protobuf:"bytes,1,opt,name=doc_typ,json=DocTyp,proto3" json:"doc_typ,omitempty"`
+	DocNo  string `protobuf:"bytes,2,opt,name=doc_no,json=DocNo,proto3" json:"doc_no,omitempty"`
+	// dd/MM/yyyy.
+	DocDt      string  `protobuf:"bytes,3,opt,name=doc_dt,json=DocDt,proto3" json:"doc_dt,omitempty"`
+	BuyerGstin string  `protobuf:"bytes,4,opt,name=buyer_gstin,json=BuyerGstin,proto3" json:"buyer_gstin,omitempty"`
+	TotInvVal  float64 `protobuf:"fixed64,5,opt,name=tot_inv_val,json=TotInvVal,proto3" json:"tot_inv_val,omitempty"`
+	// The IRN the IRP gives the document: GetIrn of it reads the registration
+	// from the IRP, should it have one after all.
+	Irn string `protobuf:"bytes,6,opt,name=irn,json=Irn,proto3" json:"irn,omitempty"`
+	// The IRP it was sent to (or is to be sent to).
+	Irp string `protobuf:"bytes,7,opt,name=irp,json=Irp,proto3" json:"irp,omitempty"`
+	// FAILED: refused by the IRP, or never delivered; sending it again (corrected
+	// or not) registers it. PENDING: sent, the IRP's outcome not known yet;
+	// irpgate settles it with the IRP, as does sending the same document again.
+	State string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
+	// Why it FAILED: the IRP's error codes and messages, or why it did not reach
+	// the IRP. Empty while PENDING.
+	LastError string `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When irpgate last wrote the document (RFC 3339, UTC).
+	UpdatedAt     string `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnregisteredDocument) Reset() {
+	*x = UnregisteredDocument{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnregisteredDocument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnregisteredDocument) ProtoMessage() {}
+
+func (x *UnregisteredDocument) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnregisteredDocument.ProtoReflect.Descriptor instead.
+func (*UnregisteredDocument) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *UnregisteredDocument) GetDocTyp() string {
+	if x != nil {
+		return x.DocTyp
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetDocNo() string {
+	if x != nil {
+		return x.DocNo
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetDocDt() string {
+	if x != nil {
+		return x.DocDt
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetBuyerGstin() string {
+	if x != nil {
+		return x.BuyerGstin
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetTotInvVal() float64 {
+	if x != nil {
+		return x.TotInvVal
+	}
+	return 0
+}
+
+func (x *UnregisteredDocument) GetIrn() string {
+	if x != nil {
+		return x.Irn
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetIrp() string {
+	if x != nil {
+		return x.Irp
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *UnregisteredDocument) GetUpdatedAt() string {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return ""
+}
+
+type ListUnregisteredDocumentsResponse struct {
+	state     protoimpl.MessageState  `protogen:"open.v1"`
+	Documents []*UnregisteredDocument `protobuf:"bytes,1,rep,name=documents,proto3" json:"documents,omitempty"`
+	// Pass as page_token for the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUnregisteredDocumentsResponse) Reset() {
+	*x = ListUnregisteredDocumentsResponse{}
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUnregisteredDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUnregisteredDocumentsResponse) ProtoMessage() {}
+
+func (x *ListUnregisteredDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUnregisteredDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*ListUnregisteredDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListUnregisteredDocumentsResponse) GetDocuments() []*UnregisteredDocument {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
+func (x *ListUnregisteredDocumentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type GetIrnByDocumentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Gstin string                 `protobuf:"bytes,1,opt,name=gstin,proto3" json:"gstin,omitempty"`
@@ -2031,7 +2285,7 @@ type GetIrnByDocumentRequest struct {
 
 func (x *GetIrnByDocumentRequest) Reset() {
 	*x = GetIrnByDocumentRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2297,7 @@ func (x *GetIrnByDocumentRequest) String() string {
 func (*GetIrnByDocumentRequest) ProtoMessage() {}
 
 func (x *GetIrnByDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[28]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2310,7 @@ func (x *GetIrnByDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnByDocumentRequest.ProtoReflect.Descriptor instead.
 func (*GetIrnByDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{28}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetIrnByDocumentRequest) GetGstin() string {
@@ -2112,7 +2366,7 @@ type GetIrnByDocumentResponse struct {
 
 func (x *GetIrnByDocumentResponse) Reset() {
 	*x = GetIrnByDocumentResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2378,7 @@ func (x *GetIrnByDocumentResponse) String() string {
 func (*GetIrnByDocumentResponse) ProtoMessage() {}
 
 func (x *GetIrnByDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[29]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2391,7 @@ func (x *GetIrnByDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIrnByDocumentResponse.ProtoReflect.Descriptor instead.
 func (*GetIrnByDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{29}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetIrnByDocumentResponse) GetDetails() *IrnDetails {
@@ -2170,7 +2424,7 @@ type VerifySignedDocumentRequest struct {
 
 func (x *VerifySignedDocumentRequest) Reset() {
 	*x = VerifySignedDocumentRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2182,7 +2436,7 @@ func (x *VerifySignedDocumentRequest) String() string {
 func (*VerifySignedDocumentRequest) ProtoMessage() {}
 
 func (x *VerifySignedDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[30]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2195,7 +2449,7 @@ func (x *VerifySignedDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySignedDocumentRequest.ProtoReflect.Descriptor instead.
 func (*VerifySignedDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{30}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *VerifySignedDocumentRequest) GetToken() string {
@@ -2237,7 +2491,7 @@ type VerifySignedDocumentResponse struct {
 
 func (x *VerifySignedDocumentResponse) Reset() {
 	*x = VerifySignedDocumentResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2249,7 +2503,7 @@ func (x *VerifySignedDocumentResponse) String() string {
 func (*VerifySignedDocumentResponse) ProtoMessage() {}
 
 func (x *VerifySignedDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2262,7 +2516,7 @@ func (x *VerifySignedDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifySignedDocumentResponse.ProtoReflect.Descriptor instead.
 func (*VerifySignedDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{31}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *VerifySignedDocumentResponse) GetValid() bool {
@@ -2316,7 +2570,7 @@ type GetEnablementStatusRequest struct {
 
 func (x *GetEnablementStatusRequest) Reset() {
 	*x = GetEnablementStatusRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2328,7 +2582,7 @@ func (x *GetEnablementStatusRequest) String() string {
 func (*GetEnablementStatusRequest) ProtoMessage() {}
 
 func (x *GetEnablementStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[32]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2341,7 +2595,7 @@ func (x *GetEnablementStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnablementStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetEnablementStatusRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{32}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetEnablementStatusRequest) GetGstin() string {
@@ -2363,7 +2617,7 @@ type GetEnablementStatusResponse struct {
 
 func (x *GetEnablementStatusResponse) Reset() {
 	*x = GetEnablementStatusResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2375,7 +2629,7 @@ func (x *GetEnablementStatusResponse) String() string {
 func (*GetEnablementStatusResponse) ProtoMessage() {}
 
 func (x *GetEnablementStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[33]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2388,7 +2642,7 @@ func (x *GetEnablementStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnablementStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetEnablementStatusResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{33}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetEnablementStatusResponse) GetGstin() string {
@@ -2426,7 +2680,7 @@ type ListBuyerInvoicesRequest struct {
 
 func (x *ListBuyerInvoicesRequest) Reset() {
 	*x = ListBuyerInvoicesRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2692,7 @@ func (x *ListBuyerInvoicesRequest) String() string {
 func (*ListBuyerInvoicesRequest) ProtoMessage() {}
 
 func (x *ListBuyerInvoicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2705,7 @@ func (x *ListBuyerInvoicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBuyerInvoicesRequest.ProtoReflect.Descriptor instead.
 func (*ListBuyerInvoicesRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{34}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListBuyerInvoicesRequest) GetBuyerGstin() string {
@@ -2505,7 +2759,7 @@ type BuyerInvoice struct {
 
 func (x *BuyerInvoice) Reset() {
 	*x = BuyerInvoice{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2517,7 +2771,7 @@ func (x *BuyerInvoice) String() string {
 func (*BuyerInvoice) ProtoMessage() {}
 
 func (x *BuyerInvoice) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[35]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2530,7 +2784,7 @@ func (x *BuyerInvoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuyerInvoice.ProtoReflect.Descriptor instead.
 func (*BuyerInvoice) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{35}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BuyerInvoice) GetIrn() string {
@@ -2599,7 +2853,7 @@ type ListBuyerInvoicesResponse struct {
 
 func (x *ListBuyerInvoicesResponse) Reset() {
 	*x = ListBuyerInvoicesResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2865,7 @@ func (x *ListBuyerInvoicesResponse) String() string {
 func (*ListBuyerInvoicesResponse) ProtoMessage() {}
 
 func (x *ListBuyerInvoicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[36]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2878,7 @@ func (x *ListBuyerInvoicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBuyerInvoicesResponse.ProtoReflect.Descriptor instead.
 func (*ListBuyerInvoicesResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{36}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListBuyerInvoicesResponse) GetInvoices() []*BuyerInvoice {
@@ -2657,7 +2911,7 @@ type GetInvoicePdfRequest struct {
 
 func (x *GetInvoicePdfRequest) Reset() {
 	*x = GetInvoicePdfRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2669,7 +2923,7 @@ func (x *GetInvoicePdfRequest) String() string {
 func (*GetInvoicePdfRequest) ProtoMessage() {}
 
 func (x *GetInvoicePdfRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[37]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2682,7 +2936,7 @@ func (x *GetInvoicePdfRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoicePdfRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoicePdfRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{37}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetInvoicePdfRequest) GetIrn() string {
@@ -2722,7 +2976,7 @@ type GetInvoicePdfResponse struct {
 
 func (x *GetInvoicePdfResponse) Reset() {
 	*x = GetInvoicePdfResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[38]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2734,7 +2988,7 @@ func (x *GetInvoicePdfResponse) String() string {
 func (*GetInvoicePdfResponse) ProtoMessage() {}
 
 func (x *GetInvoicePdfResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[38]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2747,7 +3001,7 @@ func (x *GetInvoicePdfResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoicePdfResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoicePdfResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{38}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetInvoicePdfResponse) GetFile() *httpbody.HttpBody {
@@ -2772,7 +3026,7 @@ type GetQrImageRequest struct {
 
 func (x *GetQrImageRequest) Reset() {
 	*x = GetQrImageRequest{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[39]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +3038,7 @@ func (x *GetQrImageRequest) String() string {
 func (*GetQrImageRequest) ProtoMessage() {}
 
 func (x *GetQrImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[39]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +3051,7 @@ func (x *GetQrImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQrImageRequest.ProtoReflect.Descriptor instead.
 func (*GetQrImageRequest) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{39}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetQrImageRequest) GetIrn() string {
@@ -2837,7 +3091,7 @@ type GetQrImageResponse struct {
 
 func (x *GetQrImageResponse) Reset() {
 	*x = GetQrImageResponse{}
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[40]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +3103,7 @@ func (x *GetQrImageResponse) String() string {
 func (*GetQrImageResponse) ProtoMessage() {}
 
 func (x *GetQrImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[40]
+	mi := &file_irpgate_einvoice_v1_einvoice_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +3116,7 @@ func (x *GetQrImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQrImageResponse.ProtoReflect.Descriptor instead.
 func (*GetQrImageResponse) Descriptor() ([]byte, []int) {
-	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{40}
+	return file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetQrImageResponse) GetFile() *httpbody.HttpBody {
@@ -3021,6 +3275,30 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\tcancel_by\x18\x0e \x01(\tR\bcancelBy\"m\n" +
 	"\x10ListIrnsResponse\x121\n" +
 	"\x04irns\x18\x01 \x03(\v2\x1d.irpgate.einvoice.v1.IrnEntryR\x04irns\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x01\n" +
+	" ListUnregisteredDocumentsRequest\x12\x14\n" +
+	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x96\x02\n" +
+	"\x14UnregisteredDocument\x12\x17\n" +
+	"\adoc_typ\x18\x01 \x01(\tR\x06DocTyp\x12\x15\n" +
+	"\x06doc_no\x18\x02 \x01(\tR\x05DocNo\x12\x15\n" +
+	"\x06doc_dt\x18\x03 \x01(\tR\x05DocDt\x12\x1f\n" +
+	"\vbuyer_gstin\x18\x04 \x01(\tR\n" +
+	"BuyerGstin\x12\x1e\n" +
+	"\vtot_inv_val\x18\x05 \x01(\x01R\tTotInvVal\x12\x10\n" +
+	"\x03irn\x18\x06 \x01(\tR\x03Irn\x12\x10\n" +
+	"\x03irp\x18\a \x01(\tR\x03Irp\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12\x1d\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\tR\tupdatedAt\"\x94\x01\n" +
+	"!ListUnregisteredDocumentsResponse\x12G\n" +
+	"\tdocuments\x18\x01 \x03(\v2).irpgate.einvoice.v1.UnregisteredDocumentR\tdocuments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa8\x01\n" +
 	"\x17GetIrnByDocumentRequest\x12\x14\n" +
 	"\x05gstin\x18\x01 \x01(\tR\x05gstin\x12\x19\n" +
@@ -3096,7 +3374,7 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\x11TASK_STATE_QUEUED\x10\x01\x12\x16\n" +
 	"\x12TASK_STATE_RUNNING\x10\x02\x12\x18\n" +
 	"\x14TASK_STATE_SUCCEEDED\x10\x03\x12\x15\n" +
-	"\x11TASK_STATE_FAILED\x10\x042\xce\x13\n" +
+	"\x11TASK_STATE_FAILED\x10\x042\x8e\x15\n" +
 	"\x0fEInvoiceService\x12\x83\x01\n" +
 	"\vGenerateIrn\x12'.irpgate.einvoice.v1.GenerateIrnRequest\x1a(.irpgate.einvoice.v1.GenerateIrnResponse\"!\x82\xd3\xe4\x93\x02\x1b:\ainvoice\"\x10/v1/einvoice/irn\x12\x94\x01\n" +
 	"\x0fValidateInvoice\x12+.irpgate.einvoice.v1.ValidateInvoiceRequest\x1a,.irpgate.einvoice.v1.ValidateInvoiceResponse\"&\x82\xd3\xe4\x93\x02 :\ainvoice\"\x15/v1/einvoice/validate\x12\x8e\x01\n" +
@@ -3107,7 +3385,8 @@ const file_irpgate_einvoice_v1_einvoice_proto_rawDesc = "" +
 	"\fDownloadTask\x12(.irpgate.einvoice.v1.DownloadTaskRequest\x1a).irpgate.einvoice.v1.DownloadTaskResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/einvoice/tasks/{task_id}/download\x12~\n" +
 	"\tCancelIrn\x12%.irpgate.einvoice.v1.CancelIrnRequest\x1a&.irpgate.einvoice.v1.CancelIrnResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/einvoice/irn/cancel\x12q\n" +
 	"\x06GetIrn\x12\".irpgate.einvoice.v1.GetIrnRequest\x1a#.irpgate.einvoice.v1.GetIrnResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/einvoice/irn/{irn}\x12\x82\x01\n" +
-	"\bListIrns\x12$.irpgate.einvoice.v1.ListIrnsRequest\x1a%.irpgate.einvoice.v1.ListIrnsResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/einvoice/sellers/{gstin}/irns\x12\xae\x01\n" +
+	"\bListIrns\x12$.irpgate.einvoice.v1.ListIrnsRequest\x1a%.irpgate.einvoice.v1.ListIrnsResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/einvoice/sellers/{gstin}/irns\x12\xbd\x01\n" +
+	"\x19ListUnregisteredDocuments\x125.irpgate.einvoice.v1.ListUnregisteredDocumentsRequest\x1a6.irpgate.einvoice.v1.ListUnregisteredDocumentsResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/einvoice/sellers/{gstin}/unregistered\x12\xae\x01\n" +
 	"\x10GetIrnByDocument\x12,.irpgate.einvoice.v1.GetIrnByDocumentRequest\x1a-.irpgate.einvoice.v1.GetIrnByDocumentResponse\"=\x82\xd3\xe4\x93\x027\x125/v1/einvoice/documents/{gstin}/{doc_type}/{doc_no=**}\x12\x9b\x01\n" +
 	"\x14VerifySignedDocument\x120.irpgate.einvoice.v1.VerifySignedDocumentRequest\x1a1.irpgate.einvoice.v1.VerifySignedDocumentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/einvoice/verify\x12\xa1\x01\n" +
 	"\x13GetEnablementStatus\x12/.irpgate.einvoice.v1.GetEnablementStatusRequest\x1a0.irpgate.einvoice.v1.GetEnablementStatusResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/einvoice/enablement/{gstin}\x12\xa6\x01\n" +
@@ -3135,119 +3414,125 @@ func file_irpgate_einvoice_v1_einvoice_proto_rawDescGZIP() []byte {
 }
 
 var file_irpgate_einvoice_v1_einvoice_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_irpgate_einvoice_v1_einvoice_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_irpgate_einvoice_v1_einvoice_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_irpgate_einvoice_v1_einvoice_proto_goTypes = []any{
-	(GenerateOutcome)(0),                 // 0: irpgate.einvoice.v1.GenerateOutcome
-	(TaskState)(0),                       // 1: irpgate.einvoice.v1.TaskState
-	(*IrnDetails)(nil),                   // 2: irpgate.einvoice.v1.IrnDetails
-	(*InfoDetail)(nil),                   // 3: irpgate.einvoice.v1.InfoDetail
-	(*GenerateIrnRequest)(nil),           // 4: irpgate.einvoice.v1.GenerateIrnRequest
-	(*GenerateIrnResponse)(nil),          // 5: irpgate.einvoice.v1.GenerateIrnResponse
-	(*ValidateInvoiceRequest)(nil),       // 6: irpgate.einvoice.v1.ValidateInvoiceRequest
-	(*ValidateInvoiceResponse)(nil),      // 7: irpgate.einvoice.v1.ValidateInvoiceResponse
-	(*NotificationMeta)(nil),             // 8: irpgate.einvoice.v1.NotificationMeta
-	(*GenerateIrnAsyncRequest)(nil),      // 9: irpgate.einvoice.v1.GenerateIrnAsyncRequest
-	(*GenerateIrnAsyncResponse)(nil),     // 10: irpgate.einvoice.v1.GenerateIrnAsyncResponse
-	(*BulkGenerateIrnRequest)(nil),       // 11: irpgate.einvoice.v1.BulkGenerateIrnRequest
-	(*BulkGenerateIrnResponse)(nil),      // 12: irpgate.einvoice.v1.BulkGenerateIrnResponse
-	(*CancelItem)(nil),                   // 13: irpgate.einvoice.v1.CancelItem
-	(*BulkCancelIrnRequest)(nil),         // 14: irpgate.einvoice.v1.BulkCancelIrnRequest
-	(*BulkCancelIrnResponse)(nil),        // 15: irpgate.einvoice.v1.BulkCancelIrnResponse
-	(*Task)(nil),                         // 16: irpgate.einvoice.v1.Task
-	(*GetTaskRequest)(nil),               // 17: irpgate.einvoice.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),              // 18: irpgate.einvoice.v1.GetTaskResponse
-	(*TaskError)(nil),                    // 19: irpgate.einvoice.v1.TaskError
-	(*TaskResult)(nil),                   // 20: irpgate.einvoice.v1.TaskResult
-	(*DownloadTaskRequest)(nil),          // 21: irpgate.einvoice.v1.DownloadTaskRequest
-	(*DownloadTaskResponse)(nil),         // 22: irpgate.einvoice.v1.DownloadTaskResponse
-	(*CancelIrnRequest)(nil),             // 23: irpgate.einvoice.v1.CancelIrnRequest
-	(*CancelIrnResponse)(nil),            // 24: irpgate.einvoice.v1.CancelIrnResponse
-	(*GetIrnRequest)(nil),                // 25: irpgate.einvoice.v1.GetIrnRequest
-	(*GetIrnResponse)(nil),               // 26: irpgate.einvoice.v1.GetIrnResponse
-	(*ListIrnsRequest)(nil),              // 27: irpgate.einvoice.v1.ListIrnsRequest
-	(*IrnEntry)(nil),                     // 28: irpgate.einvoice.v1.IrnEntry
-	(*ListIrnsResponse)(nil),             // 29: irpgate.einvoice.v1.ListIrnsResponse
-	(*GetIrnByDocumentRequest)(nil),      // 30: irpgate.einvoice.v1.GetIrnByDocumentRequest
-	(*GetIrnByDocumentResponse)(nil),     // 31: irpgate.einvoice.v1.GetIrnByDocumentResponse
-	(*VerifySignedDocumentRequest)(nil),  // 32: irpgate.einvoice.v1.VerifySignedDocumentRequest
-	(*VerifySignedDocumentResponse)(nil), // 33: irpgate.einvoice.v1.VerifySignedDocumentResponse
-	(*GetEnablementStatusRequest)(nil),   // 34: irpgate.einvoice.v1.GetEnablementStatusRequest
-	(*GetEnablementStatusResponse)(nil),  // 35: irpgate.einvoice.v1.GetEnablementStatusResponse
-	(*ListBuyerInvoicesRequest)(nil),     // 36: irpgate.einvoice.v1.ListBuyerInvoicesRequest
-	(*BuyerInvoice)(nil),                 // 37: irpgate.einvoice.v1.BuyerInvoice
-	(*ListBuyerInvoicesResponse)(nil),    // 38: irpgate.einvoice.v1.ListBuyerInvoicesResponse
-	(*GetInvoicePdfRequest)(nil),         // 39: irpgate.einvoice.v1.GetInvoicePdfRequest
-	(*GetInvoicePdfResponse)(nil),        // 40: irpgate.einvoice.v1.GetInvoicePdfResponse
-	(*GetQrImageRequest)(nil),            // 41: irpgate.einvoice.v1.GetQrImageRequest
-	(*GetQrImageResponse)(nil),           // 42: irpgate.einvoice.v1.GetQrImageResponse
-	(*structpb.Value)(nil),               // 43: google.protobuf.Value
-	(*structpb.Struct)(nil),              // 44: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),        // 45: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),            // 46: google.api.HttpBody
+	(GenerateOutcome)(0),                      // 0: irpgate.einvoice.v1.GenerateOutcome
+	(TaskState)(0),                            // 1: irpgate.einvoice.v1.TaskState
+	(*IrnDetails)(nil),                        // 2: irpgate.einvoice.v1.IrnDetails
+	(*InfoDetail)(nil),                        // 3: irpgate.einvoice.v1.InfoDetail
+	(*GenerateIrnRequest)(nil),                // 4: irpgate.einvoice.v1.GenerateIrnRequest
+	(*GenerateIrnResponse)(nil),               // 5: irpgate.einvoice.v1.GenerateIrnResponse
+	(*ValidateInvoiceRequest)(nil),            // 6: irpgate.einvoice.v1.ValidateInvoiceRequest
+	(*ValidateInvoiceResponse)(nil),           // 7: irpgate.einvoice.v1.ValidateInvoiceResponse
+	(*NotificationMeta)(nil),                  // 8: irpgate.einvoice.v1.NotificationMeta
+	(*GenerateIrnAsyncRequest)(nil),           // 9: irpgate.einvoice.v1.GenerateIrnAsyncRequest
+	(*GenerateIrnAsyncResponse)(nil),          // 10: irpgate.einvoice.v1.GenerateIrnAsyncResponse
+	(*BulkGenerateIrnRequest)(nil),            // 11: irpgate.einvoice.v1.BulkGenerateIrnRequest
+	(*BulkGenerateIrnResponse)(nil),           // 12: irpgate.einvoice.v1.BulkGenerateIrnResponse
+	(*CancelItem)(nil),                        // 13: irpgate.einvoice.v1.CancelItem
+	(*BulkCancelIrnRequest)(nil),              // 14: irpgate.einvoice.v1.BulkCancelIrnRequest
+	(*BulkCancelIrnResponse)(nil),             // 15: irpgate.einvoice.v1.BulkCancelIrnResponse
+	(*Task)(nil),                              // 16: irpgate.einvoice.v1.Task
+	(*GetTaskRequest)(nil),                    // 17: irpgate.einvoice.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),                   // 18: irpgate.einvoice.v1.GetTaskResponse
+	(*TaskError)(nil),                         // 19: irpgate.einvoice.v1.TaskError
+	(*TaskResult)(nil),                        // 20: irpgate.einvoice.v1.TaskResult
+	(*DownloadTaskRequest)(nil),               // 21: irpgate.einvoice.v1.DownloadTaskRequest
+	(*DownloadTaskResponse)(nil),              // 22: irpgate.einvoice.v1.DownloadTaskResponse
+	(*CancelIrnRequest)(nil),                  // 23: irpgate.einvoice.v1.CancelIrnRequest
+	(*CancelIrnResponse)(nil),                 // 24: irpgate.einvoice.v1.CancelIrnResponse
+	(*GetIrnRequest)(nil),                     // 25: irpgate.einvoice.v1.GetIrnRequest
+	(*GetIrnResponse)(nil),                    // 26: irpgate.einvoice.v1.GetIrnResponse
+	(*ListIrnsRequest)(nil),                   // 27: irpgate.einvoice.v1.ListIrnsRequest
+	(*IrnEntry)(nil),                          // 28: irpgate.einvoice.v1.IrnEntry
+	(*ListIrnsResponse)(nil),                  // 29: irpgate.einvoice.v1.ListIrnsResponse
+	(*ListUnregisteredDocumentsRequest)(nil),  // 30: irpgate.einvoice.v1.ListUnregisteredDocumentsRequest
+	(*UnregisteredDocument)(nil),              // 31: irpgate.einvoice.v1.UnregisteredDocument
+	(*ListUnregisteredDocumentsResponse)(nil), // 32: irpgate.einvoice.v1.ListUnregisteredDocumentsResponse
+	(*GetIrnByDocumentRequest)(nil),           // 33: irpgate.einvoice.v1.GetIrnByDocumentRequest
+	(*GetIrnByDocumentResponse)(nil),          // 34: irpgate.einvoice.v1.GetIrnByDocumentResponse
+	(*VerifySignedDocumentRequest)(nil),       // 35: irpgate.einvoice.v1.VerifySignedDocumentRequest
+	(*VerifySignedDocumentResponse)(nil),      // 36: irpgate.einvoice.v1.VerifySignedDocumentResponse
+	(*GetEnablementStatusRequest)(nil),        // 37: irpgate.einvoice.v1.GetEnablementStatusRequest
+	(*GetEnablementStatusResponse)(nil),       // 38: irpgate.einvoice.v1.GetEnablementStatusResponse
+	(*ListBuyerInvoicesRequest)(nil),          // 39: irpgate.einvoice.v1.ListBuyerInvoicesRequest
+	(*BuyerInvoice)(nil),                      // 40: irpgate.einvoice.v1.BuyerInvoice
+	(*ListBuyerInvoicesResponse)(nil),         // 41: irpgate.einvoice.v1.ListBuyerInvoicesResponse
+	(*GetInvoicePdfRequest)(nil),              // 42: irpgate.einvoice.v1.GetInvoicePdfRequest
+	(*GetInvoicePdfResponse)(nil),             // 43: irpgate.einvoice.v1.GetInvoicePdfResponse
+	(*GetQrImageRequest)(nil),                 // 44: irpgate.einvoice.v1.GetQrImageRequest
+	(*GetQrImageResponse)(nil),                // 45: irpgate.einvoice.v1.GetQrImageResponse
+	(*structpb.Value)(nil),                    // 46: google.protobuf.Value
+	(*structpb.Struct)(nil),                   // 47: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),             // 48: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),                 // 49: google.api.HttpBody
 }
 var file_irpgate_einvoice_v1_einvoice_proto_depIdxs = []int32{
 	3,  // 0: irpgate.einvoice.v1.IrnDetails.info_dtls:type_name -> irpgate.einvoice.v1.InfoDetail
-	43, // 1: irpgate.einvoice.v1.InfoDetail.desc:type_name -> google.protobuf.Value
+	46, // 1: irpgate.einvoice.v1.InfoDetail.desc:type_name -> google.protobuf.Value
 	2,  // 2: irpgate.einvoice.v1.GenerateIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
 	0,  // 3: irpgate.einvoice.v1.ValidateInvoiceResponse.outcome:type_name -> irpgate.einvoice.v1.GenerateOutcome
 	2,  // 4: irpgate.einvoice.v1.ValidateInvoiceResponse.registration:type_name -> irpgate.einvoice.v1.IrnDetails
-	44, // 5: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
+	47, // 5: irpgate.einvoice.v1.GenerateIrnAsyncRequest.payload:type_name -> google.protobuf.Struct
 	8,  // 6: irpgate.einvoice.v1.GenerateIrnAsyncRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
-	44, // 7: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
+	47, // 7: irpgate.einvoice.v1.BulkGenerateIrnRequest.payloads:type_name -> google.protobuf.Struct
 	8,  // 8: irpgate.einvoice.v1.BulkGenerateIrnRequest.meta:type_name -> irpgate.einvoice.v1.NotificationMeta
 	13, // 9: irpgate.einvoice.v1.BulkCancelIrnRequest.items:type_name -> irpgate.einvoice.v1.CancelItem
 	1,  // 10: irpgate.einvoice.v1.Task.state:type_name -> irpgate.einvoice.v1.TaskState
-	45, // 11: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	45, // 12: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	48, // 11: irpgate.einvoice.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	48, // 12: irpgate.einvoice.v1.Task.update_time:type_name -> google.protobuf.Timestamp
 	16, // 13: irpgate.einvoice.v1.GetTaskResponse.task:type_name -> irpgate.einvoice.v1.Task
-	44, // 14: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
+	47, // 14: irpgate.einvoice.v1.TaskError.args:type_name -> google.protobuf.Struct
 	2,  // 15: irpgate.einvoice.v1.TaskResult.details:type_name -> irpgate.einvoice.v1.IrnDetails
 	19, // 16: irpgate.einvoice.v1.TaskResult.error:type_name -> irpgate.einvoice.v1.TaskError
 	20, // 17: irpgate.einvoice.v1.DownloadTaskResponse.results:type_name -> irpgate.einvoice.v1.TaskResult
 	2,  // 18: irpgate.einvoice.v1.GetIrnResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
 	28, // 19: irpgate.einvoice.v1.ListIrnsResponse.irns:type_name -> irpgate.einvoice.v1.IrnEntry
-	2,  // 20: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
-	44, // 21: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
-	37, // 22: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
-	46, // 23: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
-	46, // 24: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
-	4,  // 25: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
-	6,  // 26: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:input_type -> irpgate.einvoice.v1.ValidateInvoiceRequest
-	9,  // 27: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
-	11, // 28: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
-	14, // 29: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
-	17, // 30: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
-	21, // 31: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
-	23, // 32: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
-	25, // 33: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
-	27, // 34: irpgate.einvoice.v1.EInvoiceService.ListIrns:input_type -> irpgate.einvoice.v1.ListIrnsRequest
-	30, // 35: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
-	32, // 36: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
-	34, // 37: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
-	36, // 38: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
-	39, // 39: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
-	41, // 40: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
-	5,  // 41: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
-	7,  // 42: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:output_type -> irpgate.einvoice.v1.ValidateInvoiceResponse
-	10, // 43: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
-	12, // 44: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
-	15, // 45: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
-	18, // 46: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
-	22, // 47: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
-	24, // 48: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
-	26, // 49: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
-	29, // 50: irpgate.einvoice.v1.EInvoiceService.ListIrns:output_type -> irpgate.einvoice.v1.ListIrnsResponse
-	31, // 51: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
-	33, // 52: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
-	35, // 53: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
-	38, // 54: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
-	40, // 55: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
-	42, // 56: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
-	41, // [41:57] is the sub-list for method output_type
-	25, // [25:41] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	31, // 20: irpgate.einvoice.v1.ListUnregisteredDocumentsResponse.documents:type_name -> irpgate.einvoice.v1.UnregisteredDocument
+	2,  // 21: irpgate.einvoice.v1.GetIrnByDocumentResponse.details:type_name -> irpgate.einvoice.v1.IrnDetails
+	47, // 22: irpgate.einvoice.v1.VerifySignedDocumentResponse.claims:type_name -> google.protobuf.Struct
+	40, // 23: irpgate.einvoice.v1.ListBuyerInvoicesResponse.invoices:type_name -> irpgate.einvoice.v1.BuyerInvoice
+	49, // 24: irpgate.einvoice.v1.GetInvoicePdfResponse.file:type_name -> google.api.HttpBody
+	49, // 25: irpgate.einvoice.v1.GetQrImageResponse.file:type_name -> google.api.HttpBody
+	4,  // 26: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:input_type -> irpgate.einvoice.v1.GenerateIrnRequest
+	6,  // 27: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:input_type -> irpgate.einvoice.v1.ValidateInvoiceRequest
+	9,  // 28: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:input_type -> irpgate.einvoice.v1.GenerateIrnAsyncRequest
+	11, // 29: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:input_type -> irpgate.einvoice.v1.BulkGenerateIrnRequest
+	14, // 30: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:input_type -> irpgate.einvoice.v1.BulkCancelIrnRequest
+	17, // 31: irpgate.einvoice.v1.EInvoiceService.GetTask:input_type -> irpgate.einvoice.v1.GetTaskRequest
+	21, // 32: irpgate.einvoice.v1.EInvoiceService.DownloadTask:input_type -> irpgate.einvoice.v1.DownloadTaskRequest
+	23, // 33: irpgate.einvoice.v1.EInvoiceService.CancelIrn:input_type -> irpgate.einvoice.v1.CancelIrnRequest
+	25, // 34: irpgate.einvoice.v1.EInvoiceService.GetIrn:input_type -> irpgate.einvoice.v1.GetIrnRequest
+	27, // 35: irpgate.einvoice.v1.EInvoiceService.ListIrns:input_type -> irpgate.einvoice.v1.ListIrnsRequest
+	30, // 36: irpgate.einvoice.v1.EInvoiceService.ListUnregisteredDocuments:input_type -> irpgate.einvoice.v1.ListUnregisteredDocumentsRequest
+	33, // 37: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:input_type -> irpgate.einvoice.v1.GetIrnByDocumentRequest
+	35, // 38: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:input_type -> irpgate.einvoice.v1.VerifySignedDocumentRequest
+	37, // 39: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:input_type -> irpgate.einvoice.v1.GetEnablementStatusRequest
+	39, // 40: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:input_type -> irpgate.einvoice.v1.ListBuyerInvoicesRequest
+	42, // 41: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:input_type -> irpgate.einvoice.v1.GetInvoicePdfRequest
+	44, // 42: irpgate.einvoice.v1.EInvoiceService.GetQrImage:input_type -> irpgate.einvoice.v1.GetQrImageRequest
+	5,  // 43: irpgate.einvoice.v1.EInvoiceService.GenerateIrn:output_type -> irpgate.einvoice.v1.GenerateIrnResponse
+	7,  // 44: irpgate.einvoice.v1.EInvoiceService.ValidateInvoice:output_type -> irpgate.einvoice.v1.ValidateInvoiceResponse
+	10, // 45: irpgate.einvoice.v1.EInvoiceService.GenerateIrnAsync:output_type -> irpgate.einvoice.v1.GenerateIrnAsyncResponse
+	12, // 46: irpgate.einvoice.v1.EInvoiceService.BulkGenerateIrn:output_type -> irpgate.einvoice.v1.BulkGenerateIrnResponse
+	15, // 47: irpgate.einvoice.v1.EInvoiceService.BulkCancelIrn:output_type -> irpgate.einvoice.v1.BulkCancelIrnResponse
+	18, // 48: irpgate.einvoice.v1.EInvoiceService.GetTask:output_type -> irpgate.einvoice.v1.GetTaskResponse
+	22, // 49: irpgate.einvoice.v1.EInvoiceService.DownloadTask:output_type -> irpgate.einvoice.v1.DownloadTaskResponse
+	24, // 50: irpgate.einvoice.v1.EInvoiceService.CancelIrn:output_type -> irpgate.einvoice.v1.CancelIrnResponse
+	26, // 51: irpgate.einvoice.v1.EInvoiceService.GetIrn:output_type -> irpgate.einvoice.v1.GetIrnResponse
+	29, // 52: irpgate.einvoice.v1.EInvoiceService.ListIrns:output_type -> irpgate.einvoice.v1.ListIrnsResponse
+	32, // 53: irpgate.einvoice.v1.EInvoiceService.ListUnregisteredDocuments:output_type -> irpgate.einvoice.v1.ListUnregisteredDocumentsResponse
+	34, // 54: irpgate.einvoice.v1.EInvoiceService.GetIrnByDocument:output_type -> irpgate.einvoice.v1.GetIrnByDocumentResponse
+	36, // 55: irpgate.einvoice.v1.EInvoiceService.VerifySignedDocument:output_type -> irpgate.einvoice.v1.VerifySignedDocumentResponse
+	38, // 56: irpgate.einvoice.v1.EInvoiceService.GetEnablementStatus:output_type -> irpgate.einvoice.v1.GetEnablementStatusResponse
+	41, // 57: irpgate.einvoice.v1.EInvoiceService.ListBuyerInvoices:output_type -> irpgate.einvoice.v1.ListBuyerInvoicesResponse
+	43, // 58: irpgate.einvoice.v1.EInvoiceService.GetInvoicePdf:output_type -> irpgate.einvoice.v1.GetInvoicePdfResponse
+	45, // 59: irpgate.einvoice.v1.EInvoiceService.GetQrImage:output_type -> irpgate.einvoice.v1.GetQrImageResponse
+	43, // [43:60] is the sub-list for method output_type
+	26, // [26:43] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_irpgate_einvoice_v1_einvoice_proto_init() }
@@ -3255,14 +3540,14 @@ func file_irpgate_einvoice_v1_einvoice_proto_init() {
 	if File_irpgate_einvoice_v1_einvoice_proto != nil {
 		return
 	}
-	file_irpgate_einvoice_v1_einvoice_proto_msgTypes[31].OneofWrappers = []any{}
+	file_irpgate_einvoice_v1_einvoice_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_irpgate_einvoice_v1_einvoice_proto_rawDesc), len(file_irpgate_einvoice_v1_einvoice_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   41,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

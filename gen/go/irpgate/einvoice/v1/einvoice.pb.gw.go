@@ -409,6 +409,59 @@ func local_request_EInvoiceService_ListIrns_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
+var filter_EInvoiceService_ListUnregisteredDocuments_0 = &utilities.DoubleArray{Encoding: map[string]int{"gstin": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_EInvoiceService_ListUnregisteredDocuments_0(ctx context.Context, marshaler runtime.Marshaler, client EInvoiceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListUnregisteredDocumentsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["gstin"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "gstin")
+	}
+	protoReq.Gstin, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "gstin", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EInvoiceService_ListUnregisteredDocuments_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListUnregisteredDocuments(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_EInvoiceService_ListUnregisteredDocuments_0(ctx context.Context, marshaler runtime.Marshaler, server EInvoiceServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListUnregisteredDocumentsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["gstin"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "gstin")
+	}
+	protoReq.Gstin, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "gstin", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_EInvoiceService_ListUnregisteredDocuments_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListUnregisteredDocuments(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_EInvoiceService_GetIrnByDocument_0 = &utilities.DoubleArray{Encoding: map[string]int{"gstin": 0, "doc_type": 1, "doc_no": 2}, Base: []int{1, 1, 2, 3, 0, 0, 0}, Check: []int{0, 1, 1, 1, 2, 3, 4}}
 
 func request_EInvoiceService_GetIrnByDocument_0(ctx context.Context, marshaler runtime.Marshaler, client EInvoiceServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -925,6 +978,26 @@ func RegisterEInvoiceServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_EInvoiceService_ListIrns_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_EInvoiceService_ListUnregisteredDocuments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/ListUnregisteredDocuments", runtime.WithHTTPPathPattern("/v1/einvoice/sellers/{gstin}/unregistered"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_EInvoiceService_ListUnregisteredDocuments_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EInvoiceService_ListUnregisteredDocuments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_EInvoiceService_GetIrnByDocument_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1255,6 +1328,23 @@ func RegisterEInvoiceServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_EInvoiceService_ListIrns_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_EInvoiceService_ListUnregisteredDocuments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/irpgate.einvoice.v1.EInvoiceService/ListUnregisteredDocuments", runtime.WithHTTPPathPattern("/v1/einvoice/sellers/{gstin}/unregistered"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_EInvoiceService_ListUnregisteredDocuments_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EInvoiceService_ListUnregisteredDocuments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_EInvoiceService_GetIrnByDocument_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1379,39 +1469,41 @@ func (m response_EInvoiceService_GetQrImage_0) XXX_ResponseBody() interface{} {
 }
 
 var (
-	pattern_EInvoiceService_GenerateIrn_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "irn"}, ""))
-	pattern_EInvoiceService_ValidateInvoice_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "validate"}, ""))
-	pattern_EInvoiceService_GenerateIrnAsync_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "tasks"}, ""))
-	pattern_EInvoiceService_BulkGenerateIrn_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "bulk", "irn"}, ""))
-	pattern_EInvoiceService_BulkCancelIrn_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "bulk", "cancel"}, ""))
-	pattern_EInvoiceService_GetTask_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "einvoice", "tasks", "task_id"}, ""))
-	pattern_EInvoiceService_DownloadTask_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "tasks", "task_id", "download"}, ""))
-	pattern_EInvoiceService_CancelIrn_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "irn", "cancel"}, ""))
-	pattern_EInvoiceService_GetIrn_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 2}, []string{"v1", "einvoice", "irn"}, ""))
-	pattern_EInvoiceService_ListIrns_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "sellers", "gstin", "irns"}, ""))
-	pattern_EInvoiceService_GetIrnByDocument_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4, 3, 0, 4, 1, 5, 5}, []string{"v1", "einvoice", "documents", "gstin", "doc_type", "doc_no"}, ""))
-	pattern_EInvoiceService_VerifySignedDocument_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "verify"}, ""))
-	pattern_EInvoiceService_GetEnablementStatus_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "einvoice", "enablement", "gstin"}, ""))
-	pattern_EInvoiceService_ListBuyerInvoices_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "buyers", "buyer_gstin", "invoices"}, ""))
-	pattern_EInvoiceService_GetInvoicePdf_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "einvoice", "irn", "pdf"}, ""))
-	pattern_EInvoiceService_GetQrImage_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "einvoice", "irn", "qr"}, ""))
+	pattern_EInvoiceService_GenerateIrn_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "irn"}, ""))
+	pattern_EInvoiceService_ValidateInvoice_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "validate"}, ""))
+	pattern_EInvoiceService_GenerateIrnAsync_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "tasks"}, ""))
+	pattern_EInvoiceService_BulkGenerateIrn_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "bulk", "irn"}, ""))
+	pattern_EInvoiceService_BulkCancelIrn_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "bulk", "cancel"}, ""))
+	pattern_EInvoiceService_GetTask_0                   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "einvoice", "tasks", "task_id"}, ""))
+	pattern_EInvoiceService_DownloadTask_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "tasks", "task_id", "download"}, ""))
+	pattern_EInvoiceService_CancelIrn_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"v1", "einvoice", "irn", "cancel"}, ""))
+	pattern_EInvoiceService_GetIrn_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 2}, []string{"v1", "einvoice", "irn"}, ""))
+	pattern_EInvoiceService_ListIrns_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "sellers", "gstin", "irns"}, ""))
+	pattern_EInvoiceService_ListUnregisteredDocuments_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "sellers", "gstin", "unregistered"}, ""))
+	pattern_EInvoiceService_GetIrnByDocument_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4, 3, 0, 4, 1, 5, 5}, []string{"v1", "einvoice", "documents", "gstin", "doc_type", "doc_no"}, ""))
+	pattern_EInvoiceService_VerifySignedDocument_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "einvoice", "verify"}, ""))
+	pattern_EInvoiceService_GetEnablementStatus_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "einvoice", "enablement", "gstin"}, ""))
+	pattern_EInvoiceService_ListBuyerInvoices_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "einvoice", "buyers", "buyer_gstin", "invoices"}, ""))
+	pattern_EInvoiceService_GetInvoicePdf_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "einvoice", "irn", "pdf"}, ""))
+	pattern_EInvoiceService_GetQrImage_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "einvoice", "irn", "qr"}, ""))
 )
 
 var (
-	forward_EInvoiceService_GenerateIrn_0          = runtime.ForwardResponseMessage
-	forward_EInvoiceService_ValidateInvoice_0      = runtime.ForwardResponseMessage
-	forward_EInvoiceService_GenerateIrnAsync_0     = runtime.ForwardResponseMessage
-	forward_EInvoiceService_BulkGenerateIrn_0      = runtime.ForwardResponseMessage
-	forward_EInvoiceService_BulkCancelIrn_0        = runtime.ForwardResponseMessage
-	forward_EInvoiceService_GetTask_0              = runtime.ForwardResponseMessage
-	forward_EInvoiceService_DownloadTask_0         = runtime.ForwardResponseMessage
-	forward_EInvoiceService_CancelIrn_0            = runtime.ForwardResponseMessage
-	forward_EInvoiceService_GetIrn_0               = runtime.ForwardResponseMessage
-	forward_EInvoiceService_ListIrns_0             = runtime.ForwardResponseMessage
-	forward_EInvoiceService_GetIrnByDocument_0     = runtime.ForwardResponseMessage
-	forward_EInvoiceService_VerifySignedDocument_0 = runtime.ForwardResponseMessage
-	forward_EInvoiceService_GetEnablementStatus_0  = runtime.ForwardResponseMessage
-	forward_EInvoiceService_ListBuyerInvoices_0    = runtime.ForwardResponseMessage
-	forward_EInvoiceService_GetInvoicePdf_0        = runtime.ForwardResponseMessage
-	forward_EInvoiceService_GetQrImage_0           = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GenerateIrn_0               = runtime.ForwardResponseMessage
+	forward_EInvoiceService_ValidateInvoice_0           = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GenerateIrnAsync_0          = runtime.ForwardResponseMessage
+	forward_EInvoiceService_BulkGenerateIrn_0           = runtime.ForwardResponseMessage
+	forward_EInvoiceService_BulkCancelIrn_0             = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GetTask_0                   = runtime.ForwardResponseMessage
+	forward_EInvoiceService_DownloadTask_0              = runtime.ForwardResponseMessage
+	forward_EInvoiceService_CancelIrn_0                 = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GetIrn_0                    = runtime.ForwardResponseMessage
+	forward_EInvoiceService_ListIrns_0                  = runtime.ForwardResponseMessage
+	forward_EInvoiceService_ListUnregisteredDocuments_0 = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GetIrnByDocument_0          = runtime.ForwardResponseMessage
+	forward_EInvoiceService_VerifySignedDocument_0      = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GetEnablementStatus_0       = runtime.ForwardResponseMessage
+	forward_EInvoiceService_ListBuyerInvoices_0         = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GetInvoicePdf_0             = runtime.ForwardResponseMessage
+	forward_EInvoiceService_GetQrImage_0                = runtime.ForwardResponseMessage
 )

@@ -19,22 +19,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EInvoiceService_GenerateIrn_FullMethodName          = "/irpgate.einvoice.v1.EInvoiceService/GenerateIrn"
-	EInvoiceService_ValidateInvoice_FullMethodName      = "/irpgate.einvoice.v1.EInvoiceService/ValidateInvoice"
-	EInvoiceService_GenerateIrnAsync_FullMethodName     = "/irpgate.einvoice.v1.EInvoiceService/GenerateIrnAsync"
-	EInvoiceService_BulkGenerateIrn_FullMethodName      = "/irpgate.einvoice.v1.EInvoiceService/BulkGenerateIrn"
-	EInvoiceService_BulkCancelIrn_FullMethodName        = "/irpgate.einvoice.v1.EInvoiceService/BulkCancelIrn"
-	EInvoiceService_GetTask_FullMethodName              = "/irpgate.einvoice.v1.EInvoiceService/GetTask"
-	EInvoiceService_DownloadTask_FullMethodName         = "/irpgate.einvoice.v1.EInvoiceService/DownloadTask"
-	EInvoiceService_CancelIrn_FullMethodName            = "/irpgate.einvoice.v1.EInvoiceService/CancelIrn"
-	EInvoiceService_GetIrn_FullMethodName               = "/irpgate.einvoice.v1.EInvoiceService/GetIrn"
-	EInvoiceService_ListIrns_FullMethodName             = "/irpgate.einvoice.v1.EInvoiceService/ListIrns"
-	EInvoiceService_GetIrnByDocument_FullMethodName     = "/irpgate.einvoice.v1.EInvoiceService/GetIrnByDocument"
-	EInvoiceService_VerifySignedDocument_FullMethodName = "/irpgate.einvoice.v1.EInvoiceService/VerifySignedDocument"
-	EInvoiceService_GetEnablementStatus_FullMethodName  = "/irpgate.einvoice.v1.EInvoiceService/GetEnablementStatus"
-	EInvoiceService_ListBuyerInvoices_FullMethodName    = "/irpgate.einvoice.v1.EInvoiceService/ListBuyerInvoices"
-	EInvoiceService_GetInvoicePdf_FullMethodName        = "/irpgate.einvoice.v1.EInvoiceService/GetInvoicePdf"
-	EInvoiceService_GetQrImage_FullMethodName           = "/irpgate.einvoice.v1.EInvoiceService/GetQrImage"
+	EInvoiceService_GenerateIrn_FullMethodName               = "/irpgate.einvoice.v1.EInvoiceService/GenerateIrn"
+	EInvoiceService_ValidateInvoice_FullMethodName           = "/irpgate.einvoice.v1.EInvoiceService/ValidateInvoice"
+	EInvoiceService_GenerateIrnAsync_FullMethodName          = "/irpgate.einvoice.v1.EInvoiceService/GenerateIrnAsync"
+	EInvoiceService_BulkGenerateIrn_FullMethodName           = "/irpgate.einvoice.v1.EInvoiceService/BulkGenerateIrn"
+	EInvoiceService_BulkCancelIrn_FullMethodName             = "/irpgate.einvoice.v1.EInvoiceService/BulkCancelIrn"
+	EInvoiceService_GetTask_FullMethodName                   = "/irpgate.einvoice.v1.EInvoiceService/GetTask"
+	EInvoiceService_DownloadTask_FullMethodName              = "/irpgate.einvoice.v1.EInvoiceService/DownloadTask"
+	EInvoiceService_CancelIrn_FullMethodName                 = "/irpgate.einvoice.v1.EInvoiceService/CancelIrn"
+	EInvoiceService_GetIrn_FullMethodName                    = "/irpgate.einvoice.v1.EInvoiceService/GetIrn"
+	EInvoiceService_ListIrns_FullMethodName                  = "/irpgate.einvoice.v1.EInvoiceService/ListIrns"
+	EInvoiceService_ListUnregisteredDocuments_FullMethodName = "/irpgate.einvoice.v1.EInvoiceService/ListUnregisteredDocuments"
+	EInvoiceService_GetIrnByDocument_FullMethodName          = "/irpgate.einvoice.v1.EInvoiceService/GetIrnByDocument"
+	EInvoiceService_VerifySignedDocument_FullMethodName      = "/irpgate.einvoice.v1.EInvoiceService/VerifySignedDocument"
+	EInvoiceService_GetEnablementStatus_FullMethodName       = "/irpgate.einvoice.v1.EInvoiceService/GetEnablementStatus"
+	EInvoiceService_ListBuyerInvoices_FullMethodName         = "/irpgate.einvoice.v1.EInvoiceService/ListBuyerInvoices"
+	EInvoiceService_GetInvoicePdf_FullMethodName             = "/irpgate.einvoice.v1.EInvoiceService/GetInvoicePdf"
+	EInvoiceService_GetQrImage_FullMethodName                = "/irpgate.einvoice.v1.EInvoiceService/GetQrImage"
 )
 
 // EInvoiceServiceClient is the client API for EInvoiceService service.
@@ -77,6 +78,11 @@ type EInvoiceServiceClient interface {
 	// a time: for reconciling the ERP's books with what the IRP registered, also
 	// after NIC's two-day retention.
 	ListIrns(ctx context.Context, in *ListIrnsRequest, opts ...grpc.CallOption) (*ListIrnsResponse, error)
+	// Lists a seller GSTIN's documents that irpgate holds but the IRP has not
+	// registered, the most recently written first, a page at a time: FAILED ones
+	// (refused, with the IRP's reasons, or never delivered) to correct and send
+	// again, and PENDING ones whose outcome is still being settled.
+	ListUnregisteredDocuments(ctx context.Context, in *ListUnregisteredDocumentsRequest, opts ...grpc.CallOption) (*ListUnregisteredDocumentsResponse, error)
 	// Returns a registration by seller GSTIN and document type, number, date.
 	GetIrnByDocument(ctx context.Context, in *GetIrnByDocumentRequest, opts ...grpc.CallOption) (*GetIrnByDocumentResponse, error)
 	// Verifies a SignedInvoice or SignedQRCode locally against the configured
@@ -200,6 +206,16 @@ func (c *eInvoiceServiceClient) ListIrns(ctx context.Context, in *ListIrnsReques
 	return out, nil
 }
 
+func (c *eInvoiceServiceClient) ListUnregisteredDocuments(ctx context.Context, in *ListUnregisteredDocumentsRequest, opts ...grpc.CallOption) (*ListUnregisteredDocumentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUnregisteredDocumentsResponse)
+	err := c.cc.Invoke(ctx, EInvoiceService_ListUnregisteredDocuments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *eInvoiceServiceClient) GetIrnByDocument(ctx context.Context, in *GetIrnByDocumentRequest, opts ...grpc.CallOption) (*GetIrnByDocumentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetIrnByDocumentResponse)
@@ -300,6 +316,11 @@ type EInvoiceServiceServer interface {
 	// a time: for reconciling the ERP's books with what the IRP registered, also
 	// after NIC's two-day retention.
 	ListIrns(context.Context, *ListIrnsRequest) (*ListIrnsResponse, error)
+	// Lists a seller GSTIN's documents that irpgate holds but the IRP has not
+	// registered, the most recently written first, a page at a time: FAILED ones
+	// (refused, with the IRP's reasons, or never delivered) to correct and send
+	// again, and PENDING ones whose outcome is still being settled.
+	ListUnregisteredDocuments(context.Context, *ListUnregisteredDocumentsRequest) (*ListUnregisteredDocumentsResponse, error)
 	// Returns a registration by seller GSTIN and document type, number, date.
 	GetIrnByDocument(context.Context, *GetIrnByDocumentRequest) (*GetIrnByDocumentResponse, error)
 	// Verifies a SignedInvoice or SignedQRCode locally against the configured
@@ -352,6 +373,9 @@ func (UnimplementedEInvoiceServiceServer) GetIrn(context.Context, *GetIrnRequest
 }
 func (UnimplementedEInvoiceServiceServer) ListIrns(context.Context, *ListIrnsRequest) (*ListIrnsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListIrns not implemented")
+}
+func (UnimplementedEInvoiceServiceServer) ListUnregisteredDocuments(context.Context, *ListUnregisteredDocumentsRequest) (*ListUnregisteredDocumentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUnregisteredDocuments not implemented")
 }
 func (UnimplementedEInvoiceServiceServer) GetIrnByDocument(context.Context, *GetIrnByDocumentRequest) (*GetIrnByDocumentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetIrnByDocument not implemented")
@@ -572,6 +596,24 @@ func _EInvoiceService_ListIrns_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EInvoiceService_ListUnregisteredDocuments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUnregisteredDocumentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EInvoiceServiceServer).ListUnregisteredDocuments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EInvoiceService_ListUnregisteredDocuments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EInvoiceServiceServer).ListUnregisteredDocuments(ctx, req.(*ListUnregisteredDocumentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _EInvoiceService_GetIrnByDocument_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetIrnByDocumentRequest)
 	if err := dec(in); err != nil {
@@ -726,6 +768,10 @@ var EInvoiceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListIrns",
 			Handler:    _EInvoiceService_ListIrns_Handler,
+		},
+		{
+			MethodName: "ListUnregisteredDocuments",
+			Handler:    _EInvoiceService_ListUnregisteredDocuments_Handler,
 		},
 		{
 			MethodName: "GetIrnByDocument",
