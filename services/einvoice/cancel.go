@@ -72,7 +72,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 		if err := authorize(ctx, req.GetGstin()); err != nil {
 			return nil, err
 		}
-		rec, err = s.fetchIRN(ctx, req.GetGstin(), s.cfg.DefaultIRP, irn)
+		rec, err = s.fetchIRN(ctx, req.GetGstin(), s.cfg.DefaultIRP, irn, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +97,7 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 		// NIC portal, after the IRP refused what irpgate sent): store the registration the
 		// IRP holds, and cancel that, rather than say "not registered" while the IRN stays
 		// active at the IRP.
-		if _, err := s.fetchIRN(ctx, rec.Key.SellerGSTIN, rec.IRP, irn); err != nil {
+		if _, err := s.fetchIRN(ctx, rec.Key.SellerGSTIN, rec.IRP, irn, rec); err != nil {
 			return nil, err
 		}
 		if rec, err = s.docs.byKey(ctx, s.cfg.DB, rec.Key); err != nil {

@@ -60,7 +60,7 @@ func (s *Service) GetIrn(ctx context.Context, req *einvoicev1.GetIrnRequest) (*e
 	if err := authorize(ctx, gstin); err != nil {
 		return nil, err
 	}
-	rec, err = s.fetchIRN(ctx, gstin, irp, irn)
+	rec, err = s.fetchIRN(ctx, gstin, irp, irn, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (s *Service) GetIrnByDocument(ctx context.Context, req *einvoicev1.GetIrnBy
 	if docDate == "" {
 		return nil, notFound("the document is not in the store; give doc_date to read it from the IRP", nil)
 	}
-	rec, err = s.fetch(ctx, gstin, irp, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+	rec, err = s.fetch(ctx, gstin, irp, rec, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
 		return s.irp.GetIRNByDocument(ctx, gstin, docType, docNo, docDate, opts...)
 	})
 	if err != nil {
@@ -257,22 +257,32 @@ func refuse(v *platform.FieldViolation) error {
 }
 
 // fetchIRN is fetch of the registration of irn, asked by IRN.
-func (s *Service) fetchIRN(ctx context.Context, gstin, irp, irn string) (*record, error) {
-	return s.fetch(ctx, gstin, irp, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
+func (s *Service) fetchIRN(ctx context.Context, gstin, irp, irn string, held *record) (*record, error) {
+	return s.fetch(ctx, gstin, irp, held, func(opts ...irpclient.CallOption) (*irpclient.IRNDetails, error) {
 		return s.irp.GetIRN(ctx, gstin, irn, opts...)
 	})
 }
 
 // fetch reads a registration from the IRP (the other NIC IRP criss-cross when irp cannot
-// be reached), verifies it and stores it.
-func (s *Service) fetch(ctx context.Context, gstin, irp string, read func(...irpclient.CallOption) (*irpclient.IRNDetails, error)) (*record, error) {
+// be reached), verifies it and stores it. held is the stored row of a document irpgate
+// holds unregistered (nil when none): when the IRP has no registration either, the answer
+// says what irpgate holds and why (its state and last error).
+func (s *Service) fetch(ctx context.Context, gstin, irp string, held *record, read func(...irpclient.CallOption) (*irpclient.IRNDetails, error)) (*record, error) {
 	det, err := s.readIRN(ctx, irp, "", read)
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound) || ie.Has(irpclient.CodeIRNTooOld)):
 		details, _ := json.Marshal(ie.Details)
-		return nil, notFound("the IRP has no e-invoice for this request (or it is past its retention window)",
-			map[string]string{"irp_error_codes": strings.Join(ie.Codes(), ","), "irp_error_details": string(details)})
+		msg := "the IRP has no e-invoice for this request (or it is past its retention window)"
+		meta := map[string]string{"irp_error_codes": strings.Join(ie.Codes(), ","), "irp_error_details": string(details)}
+		if held != nil {
+			msg += "; irpgate holds the document " + held.State
+			if held.LastError != "" {
+				msg += " (" + held.LastError + ")"
+			}
+			meta["stored_state"], meta["last_error"] = held.State, held.LastError
+		}
+		return nil, notFound(msg, meta)
 	case err != nil:
 		return nil, irpFailure(ctx, err)
 	}

@@ -43,7 +43,8 @@ func docNosOf(ds []*einvoicev1.UnregisteredDocument) []string {
 
 // The documents a seller has stored but not registered come back the most recently written
 // first, page by page: those the IRP refused with its reasons, those whose outcome is not
-// known yet; registrations are not listed, nor a refused document once it registers.
+// known yet; registrations are not listed, nor a refused document once it registers. A
+// read of a refused one says what irpgate holds and why.
 func TestListUnregisteredDocuments(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := setup(t, db)
@@ -97,6 +98,18 @@ func TestListUnregisteredDocuments(t *testing.T) {
 		require.Equal(t, docNosOf(all[1:]), docNosOf(onlyFailed))
 		onlyPending, _ := listUnregistered(t, e.client, &einvoicev1.ListUnregisteredDocumentsRequest{Gstin: seller, State: "PENDING"})
 		require.Equal(t, []string{docNo(lost)}, docNosOf(onlyPending))
+
+		// Asked about by document or IRN, a refused one is not at the IRP, and the answer
+		// says what irpgate holds and why.
+		_, err = e.client.GetIrnByDocument(ctx, &einvoicev1.GetIrnByDocumentRequest{Gstin: seller, DocType: "INV", DocNo: docNo(refused[1])})
+		require.Equal(t, codes.NotFound, status.Code(err), "%v", err)
+		info, _ = errorInfo(t, err)
+		require.Equal(t, "FAILED", info.GetMetadata()["stored_state"])
+		require.Equal(t, all[2].GetLastError(), info.GetMetadata()["last_error"])
+		require.Contains(t, status.Convert(err).Message(), "irpgate holds the document FAILED (refused by NIC1: 3029 ")
+		_, err = e.client.GetIrn(ctx, &einvoicev1.GetIrnRequest{Irn: all[2].GetIrn()})
+		info, _ = errorInfo(t, err)
+		require.Equal(t, "FAILED", info.GetMetadata()["stored_state"], "%v", err)
 
 		// The first refused document, corrected (an active buyer), registers: no longer listed.
 		fixed := invoiceMap(e.sb.Clock.Now(), docNo(refused[0]), 1)
