@@ -251,11 +251,13 @@ func (r *record) setAnswer(det *irpclient.IRNDetails, state, lastError string) {
 	}
 }
 
-// stalePending lists up to limit documents left PENDING since before cutoff: a process
-// that stopped, or gave up, while the IRP's outcome was unknown.
-func (d *documents) stalePending(ctx context.Context, cutoff time.Time, limit int) ([]doc.DocKey, error) {
+// stalePending lists up to limit documents left PENDING between since and cutoff, the
+// most recently written first: a process that stopped, or gave up, while the IRP's outcome
+// was unknown.
+func (d *documents) stalePending(ctx context.Context, since, cutoff time.Time, limit int) ([]doc.DocKey, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT seller_gstin, fy, doc_type, doc_no FROM einvoice_documents
-		WHERE state = $1 AND updated_at < $2 LIMIT $3`, statePending, cutoff.UTC().Format(time.RFC3339Nano), limit)
+		WHERE state = $1 AND updated_at < $2 AND updated_at >= $3 ORDER BY updated_at DESC LIMIT $4`,
+		statePending, cutoff.UTC().Format(time.RFC3339Nano), since.UTC().Format(time.RFC3339Nano), limit)
 	if err != nil {
 		return nil, fmt.Errorf("einvoice: find pending documents: %w", err)
 	}

@@ -24,6 +24,12 @@ import (
 // look takes it as abandoned (GenerateIrn's own retries end well within it).
 const staleAfter = 2 * time.Minute
 
+// irpRetention is how long the IRP answers a read of a registration: NIC's own pages say
+// three days, its 2283 message and GSPs two (docs/decisions.md); the longer is taken. A
+// PENDING row left longer cannot be settled by asking, so the start-up look leaves it
+// (sending the document again settles it, with 2150; ListUnregisteredDocuments shows it).
+const irpRetention = 72 * time.Hour
+
 // settleOnStopTimeout bounds the settling round Run makes when it stops.
 const settleOnStopTimeout = 10 * time.Second
 
@@ -107,12 +113,14 @@ func (u *unsettled) remove(d unsettledDoc) {
 }
 
 // FindStalePending adds to the documents SettlePending asks about those left PENDING for
-// longer than staleAfter, for instance by a process that stopped mid-request. Run calls it
+// longer than staleAfter (and not past the IRP's retention, irpRetention), for instance by
+// a process that stopped mid-request. Run calls it
 // when it starts, and once more staleAfter later for the rows of a process that died just
 // before it started; a look that fails is made again at the next settle round. It reports
 // how many it found.
 func (s *Service) FindStalePending(ctx context.Context) (int, error) {
-	keys, err := s.docs.stalePending(ctx, s.now().Add(-staleAfter), maxUnsettled)
+	now := s.now()
+	keys, err := s.docs.stalePending(ctx, now.Add(-irpRetention), now.Add(-staleAfter), maxUnsettled)
 	for _, k := range keys {
 		s.unsettled.add(unsettledDoc{key: k})
 	}

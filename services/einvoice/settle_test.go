@@ -301,6 +301,29 @@ func TestSettlingPastTheIRPsRetentionLeavesItToTheNextSend(t *testing.T) {
 	require.Len(t, e.sb.Registered(), 1)
 }
 
+// A document left PENDING for longer than any reading of the IRP's retention (three days)
+// cannot be settled by asking: the start-up look leaves it rather than ask the IRP about it
+// at every start, and ListUnregisteredDocuments shows it, to send again.
+func TestTheStartUpLookLeavesWhatIsPastTheIRPsRetention(t *testing.T) {
+	db := storetest.SQLite(t)
+	e, _, reg, _ := pendingAtTheIRP(t, db)
+	e.sb.Clock.Advance(71 * time.Hour)
+	next, client := e.service(t, nil)
+	n, err := next.FindStalePending(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "within three days: asked about")
+
+	e.sb.Clock.Advance(2 * time.Hour)
+	later, _ := e.service(t, nil)
+	n, err = later.FindStalePending(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "past three days: not asked about")
+	list, err := client.ListUnregisteredDocuments(t.Context(), &einvoicev1.ListUnregisteredDocumentsRequest{Gstin: seller, State: "PENDING"})
+	require.NoError(t, err)
+	require.Len(t, list.GetDocuments(), 1)
+	require.Equal(t, reg.Irn, list.GetDocuments()[0].GetIrn())
+}
+
 // A process that stops while the IRP still cannot be asked leaves the document PENDING, for
 // the next process's start-up look, and says in its log how many it left.
 func TestRunThatCannotSettleAsItStopsSaysSo(t *testing.T) {
