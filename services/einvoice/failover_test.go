@@ -2,6 +2,7 @@ package einvoice_test
 
 import (
 	"crypto/rsa"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,9 +38,9 @@ func deadURL(t *testing.T) string {
 
 // failoverEnv is einvoice with failover on, NIC1 at nic1 (unreachable when nil) and NIC2
 // the sandbox.
-func failoverEnv(t *testing.T, db *store.DB, nic1 func(sandboxURL string) string) (*env, einvoicev1.EInvoiceServiceClient, func() int64) {
+func failoverEnv(t *testing.T, db *store.DB, nic1 func(sandboxURL string) string, opts ...sandboxtest.Option) (*env, einvoicev1.EInvoiceServiceClient, func() int64) {
 	t.Helper()
-	sb := sandboxtest.Start(t)
+	sb := sandboxtest.Start(t, opts...)
 	nic1URL := deadURL(t)
 	if nic1 != nil {
 		nic1URL = nic1(sb.URL)
@@ -213,6 +214,44 @@ func TestNoFailoverOnceTheDocumentMayHaveArrived(t *testing.T) {
 	require.Zero(t, failovers())
 	require.Equal(t, irpclient.NIC1, storedIRP(t, db, regs[0].Irn))
 	require.Equal(t, "PENDING", readRow(t, db, regs[0].Irn).State)
+}
+
+// A document left PENDING on NIC1 (its answer lost) while NIC1 then stops answering is
+// settled from NIC2, criss-cross, once the IRPs have replicated it, and stored as NIC1's
+// registration. Before they have, NIC2's "no such IRN" leaves it PENDING, not FAILED.
+func TestSettlingAsksTheOtherNICIRPWhenItsOwnIsDown(t *testing.T) {
+	for _, lag := range []time.Duration{0, time.Hour} {
+		t.Run(fmt.Sprintf("replicated after %v", lag), func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				e, client, _ := failoverEnv(t, db, func(sandboxURL string) string { return nic1DownAfterGenerate(t, sandboxURL) },
+					sandboxtest.WithReplicationLag(lag))
+				_, err := client.GenerateIrn(t.Context(), &einvoicev1.GenerateIrnRequest{Invoice: docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))})
+				info, _ := errorInfo(t, err)
+				require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "%v", err)
+				regs := e.sb.Registered()
+				require.Len(t, regs, 1)
+
+				// The next process, NIC1 still down, finds the document and settles it.
+				e.sb.Clock.Advance(3 * time.Minute)
+				next, _ := e.service(t, func(c *einvoice.Config) { c.Failover = true })
+				n, err := next.FindStalePending(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, 1, n)
+				n, _ = next.SettlePending(t.Context())
+				row := readRow(t, db, regs[0].Irn)
+				if lag > 0 {
+					require.Zero(t, n)
+					require.Equal(t, "PENDING", row.State, "NIC2 has not got it yet: that proves nothing")
+					return
+				}
+				require.Equal(t, 1, n)
+				require.Equal(t, "ACTIVE", row.State)
+				require.Equal(t, regs[0].AckNo, row.AckNo)
+				require.NotEmpty(t, row.SignedInvoice)
+				require.Equal(t, irpclient.NIC1, storedIRP(t, db, regs[0].Irn), "registered on NIC1, read through NIC2")
+			})
+		})
+	}
 }
 
 // nic1DownAfterGenerate fronts the sandbox as NIC1: calls pass through until the first

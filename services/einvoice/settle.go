@@ -216,6 +216,16 @@ func (s *Service) settle(ctx context.Context, d unsettledDoc) (bool, error) {
 		return true, errors.New("the stored request is not a document")
 	}
 	det, err := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
+	if err != nil && ctx.Err() == nil && unreached(err) {
+		// Its IRP cannot be reached: the other NIC IRP may hold the registration already,
+		// criss-cross. Only a registration it has counts; its "none" proves nothing, as
+		// the two replicate with a lag.
+		if other := s.crossIRP(ctx, rec.IRP, rec.IRN); other != "" {
+			if d, cerr := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(other), irpclient.WithCrissCross(rec.IRP)); cerr == nil {
+				det, err = d, nil
+			}
+		}
+	}
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie) && (ie.Has(codeIRNNotAvailable) || ie.Has(codeIRNNotFound)):
