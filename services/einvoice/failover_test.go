@@ -254,6 +254,30 @@ func TestSettlingAsksTheOtherNICIRPWhenItsOwnIsDown(t *testing.T) {
 	}
 }
 
+// A cancellation of a NIC1 IRN whose answer was lost is settled from NIC2, criss-cross,
+// while NIC1 is down: NIC2 shows it cancelled, and the row becomes CANCELLED.
+func TestSettlingACancellationAsksTheOtherNICIRPWhenItsOwnIsDown(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		withProxy, nic1 := nic1BehindProxy(t)
+		e, client, _ := failoverEnv(t, db, withProxy)
+		irn := registerOn(t, e, client, irpclient.NIC1)
+		svc, once := e.service(t, func(c *einvoice.Config) { c.Failover, c.MaxAttempts = true, 1 })
+		e.sb.SetFaults(sandbox.Faults{AnswerLostRate: 1, ErrorMix: sandbox.ErrorMix{Reset: 1}, Only: []string{sandbox.OpCancel}})
+		_, err := once.CancelIrn(t.Context(), &einvoicev1.CancelIrnRequest{Irn: irn, CnlRsn: "2", CnlRem: "Wrong entry"})
+		info, _ := errorInfo(t, err)
+		require.Equal(t, "ERROR_REASON_OUTCOME_UNKNOWN", info.GetReason(), "%v", err)
+		require.Equal(t, "ACTIVE", readRow(t, db, irn).State)
+		e.sb.SetFaults(sandbox.Faults{})
+
+		nic1.Start()
+		n, err := svc.SettlePending(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, "CANCELLED", readRow(t, db, irn).State)
+		require.Equal(t, irpclient.NIC1, storedIRP(t, db, irn))
+	})
+}
+
 // nic1DownAfterGenerate fronts the sandbox as NIC1: calls pass through until the first
 // generate, which reaches the sandbox (it registers the document) but whose answer is
 // dropped; from then on nothing listens, so every later call is refused.

@@ -184,6 +184,10 @@ func (s *Service) settleCancel(ctx context.Context, k doc.DocKey, c *pendingCanc
 		return true, nil // cancelled meanwhile, or not registered
 	}
 	det, err := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
+	if d, ok := s.crossRead(ctx, rec, err); ok && d.Status == "CNL" {
+		// Only a cancellation the other NIC IRP shows counts: its ACT may lag behind.
+		det, err = d, nil
+	}
 	var ie *irpclient.Error
 	switch {
 	case errors.As(err, &ie):
@@ -198,6 +202,21 @@ func (s *Service) settleCancel(ctx context.Context, k doc.DocKey, c *pendingCanc
 	}
 	s.log.InfoContext(ctx, "settled a cancellation whose outcome was unknown", "irn", rec.IRN)
 	return true, nil
+}
+
+// crossRead reads rec's IRN from the other NIC IRP, criss-cross, when err says rec's own
+// IRP could not be reached, and reports whether it answered. The two replicate with a lag,
+// so what it lacks proves nothing; only what it holds may settle a document.
+func (s *Service) crossRead(ctx context.Context, rec *record, err error) (*irpclient.IRNDetails, bool) {
+	if err == nil || ctx.Err() != nil || !unreached(err) {
+		return nil, false
+	}
+	other := s.crossIRP(ctx, rec.IRP, rec.IRN)
+	if other == "" {
+		return nil, false
+	}
+	det, err := s.irp.GetIRN(ctx, rec.Key.SellerGSTIN, rec.IRN, irpclient.WithIRP(other), irpclient.WithCrissCross(rec.IRP))
+	return det, err == nil
 }
 
 // settle reports whether the document d no longer needs asking about.
@@ -216,15 +235,9 @@ func (s *Service) settle(ctx context.Context, d unsettledDoc) (bool, error) {
 		return true, errors.New("the stored request is not a document")
 	}
 	det, err := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(rec.IRP))
-	if err != nil && ctx.Err() == nil && unreached(err) {
-		// Its IRP cannot be reached: the other NIC IRP may hold the registration already,
-		// criss-cross. Only a registration it has counts; its "none" proves nothing, as
-		// the two replicate with a lag.
-		if other := s.crossIRP(ctx, rec.IRP, rec.IRN); other != "" {
-			if d, cerr := s.irp.GetIRN(ctx, k.SellerGSTIN, rec.IRN, irpclient.WithIRP(other), irpclient.WithCrissCross(rec.IRP)); cerr == nil {
-				det, err = d, nil
-			}
-		}
+	if d, ok := s.crossRead(ctx, rec, err); ok {
+		// Only a registration the other NIC IRP has counts: its "none" may lag behind.
+		det, err = d, nil
 	}
 	var ie *irpclient.Error
 	switch {
