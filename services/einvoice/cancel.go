@@ -66,13 +66,14 @@ func (s *Service) CancelIrn(ctx context.Context, req *einvoicev1.CancelIrnReques
 	rec, err := s.byIRNFor(ctx, irn)
 	switch {
 	case store.IsNotFound(err):
-		if req.GetGstin() == "" {
+		gstin := strings.ToUpper(strings.TrimSpace(req.GetGstin())) // as GetIrn takes it
+		if gstin == "" {
 			return nil, notFound("IRN "+irn+" is not in the store; give the seller GSTIN to cancel it on the IRP", map[string]string{"irn": irn})
 		}
-		if err := authorize(ctx, req.GetGstin()); err != nil {
+		if err := authorize(ctx, gstin); err != nil {
 			return nil, err
 		}
-		rec, err = s.fetchIRN(ctx, req.GetGstin(), s.cfg.DefaultIRP, irn, nil)
+		rec, err = s.fetchIRN(ctx, gstin, s.cfg.DefaultIRP, irn, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +193,9 @@ func (s *Service) cancelAtIRP(ctx context.Context, rec *record, req irpclient.Ca
 		if irpclient.IsOutcomeUnknown(err) || irpclient.IsTransport(err) {
 			lastErr = err
 			continue
+		}
+		if sent {
+			break // an earlier attempt may have cancelled it: its outcome stays unknown
 		}
 		return "", false, irpFailure(ctx, err)
 	}

@@ -157,14 +157,15 @@ func (s *Service) generate(ctx context.Context, req *einvoicev1.GenerateIrnReque
 	if err != nil {
 		return nil, s.storeFailed(ctx, err, "nothing was sent to the IRP")
 	}
+	if existing != nil && existing.State == stateCancelled {
+		// Cancelled, verified or not: no signed data is answered, so none need verify.
+		return nil, documentCancelled(existing)
+	}
 	if existing != nil && existing.unverified() {
 		// The IRP has it already: never send it again, only check its signed answer anew.
 		if existing, err = s.reverify(ctx, existing); err != nil {
 			return nil, err
 		}
-	}
-	if existing != nil && existing.State == stateCancelled {
-		return nil, documentCancelled(existing)
 	}
 	if existing != nil && existing.registered() {
 		if existing.SignedInvoice == "" {
@@ -314,7 +315,10 @@ func (s *Service) register(ctx context.Context, inv *doc.Invoice, body []byte, r
 			lastErr = err
 			continue
 		}
-		s.failUnsent(ctx, k, stamp, claimed && !sent, err)
+		if sent {
+			break // an earlier attempt may have registered it: its outcome stays unknown
+		}
+		s.failUnsent(ctx, k, stamp, claimed, err)
 		return false, nil, irp, irpFailure(ctx, err)
 	}
 	if lastErr == nil {

@@ -33,6 +33,11 @@ func (s *Service) ValidateInvoice(ctx context.Context, req *einvoicev1.ValidateI
 	case r.registered():
 		res.Outcome, res.Registration = einvoicev1.GenerateOutcome_GENERATE_OUTCOME_REPLAY, detailsOf(r)
 	}
+	if res.Registration != nil && r.unverified() {
+		// Signed data that has not verified is never answered (GenerateIrn answers
+		// SIGNATURE_INVALID for it); the outcome and acknowledgement still are.
+		res.Registration.SignedInvoice, res.Registration.SignedQrCode = "", ""
+	}
 	// A FAILED row (the IRP refused it, or it was never sent) is sent again: REGISTER.
 	return res, nil
 }
