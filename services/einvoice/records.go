@@ -424,29 +424,40 @@ func (d *documents) rememberKey(ctx context.Context, key string, k idempotencyKe
 	var prev *idempotencyKey
 	now := d.now()
 	err := d.db.InTx(ctx, func(tx *store.Tx) error {
-		var p idempotencyKey
-		var created int64
-		err := tx.QueryRowContext(ctx, `SELECT body_sha256, seller_gstin, fy, doc_type, doc_no, created_unix_ms
-			FROM einvoice_idempotency_keys WHERE idem_key = $1`, key).
-			Scan(&p.BodySHA256, &p.Key.SellerGSTIN, &p.Key.FY, &p.Key.DocType, &p.Key.DocNo, &created)
-		switch {
-		case err == nil && created > d.keyCutoff(now):
-			prev = &p
-			return nil
-		case err == nil:
-			_, err = tx.ExecContext(ctx, `UPDATE einvoice_idempotency_keys SET body_sha256 = $2, seller_gstin = $3,
-				fy = $4, doc_type = $5, doc_no = $6, created_at = $7, created_unix_ms = $8 WHERE idem_key = $1`,
+		// On PostgreSQL two requests with one new key may both read none: the one whose
+		// INSERT inserts nothing (the other's row, committed meanwhile) reads it again.
+		for range 3 {
+			var p idempotencyKey
+			var created int64
+			err := tx.QueryRowContext(ctx, `SELECT body_sha256, seller_gstin, fy, doc_type, doc_no, created_unix_ms
+				FROM einvoice_idempotency_keys WHERE idem_key = $1`, key).
+				Scan(&p.BodySHA256, &p.Key.SellerGSTIN, &p.Key.FY, &p.Key.DocType, &p.Key.DocNo, &created)
+			switch {
+			case err == nil && created > d.keyCutoff(now):
+				prev = &p
+				return nil
+			case err == nil:
+				_, err = tx.ExecContext(ctx, `UPDATE einvoice_idempotency_keys SET body_sha256 = $2, seller_gstin = $3,
+					fy = $4, doc_type = $5, doc_no = $6, created_at = $7, created_unix_ms = $8 WHERE idem_key = $1`,
+					key, k.BodySHA256, k.Key.SellerGSTIN, k.Key.FY, k.Key.DocType, k.Key.DocNo,
+					now.UTC().Format(time.RFC3339Nano), now.UnixMilli())
+				return err
+			case !store.IsNotFound(err):
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO einvoice_idempotency_keys (idem_key, body_sha256, seller_gstin,
+				fy, doc_type, doc_no, created_at, created_unix_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT DO NOTHING`,
 				key, k.BodySHA256, k.Key.SellerGSTIN, k.Key.FY, k.Key.DocType, k.Key.DocNo,
 				now.UTC().Format(time.RFC3339Nano), now.UnixMilli())
-			return err
-		case !store.IsNotFound(err):
-			return err
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				return err
+			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO einvoice_idempotency_keys (idem_key, body_sha256, seller_gstin,
-			fy, doc_type, doc_no, created_at, created_unix_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			key, k.BodySHA256, k.Key.SellerGSTIN, k.Key.FY, k.Key.DocType, k.Key.DocNo,
-			now.UTC().Format(time.RFC3339Nano), now.UnixMilli())
-		return err
+		return errors.New("the Idempotency-Key's row kept changing while it was being stored")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("einvoice: store idempotency key: %w", err)

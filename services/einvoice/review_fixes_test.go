@@ -1,15 +1,46 @@
 package einvoice_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	einvoicev1 "github.com/irpgate/irpgate/gen/go/irpgate/einvoice/v1"
 	"github.com/irpgate/irpgate/internal/platform"
+	"github.com/irpgate/irpgate/internal/store"
 	"github.com/irpgate/irpgate/internal/store/storetest"
 )
+
+// Retries that race with one new Idempotency-Key and the same body (an ERP timing out and
+// sending again while the first is still on its way) all get the one registration, on
+// PostgreSQL too, where both may find no key and insert it: never an internal error.
+func TestRacingRetriesWithOneNewIdempotencyKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		for round := range 5 {
+			body := docJSON(t, invoiceMap(e.sb.Clock.Now(), "", 1))
+			ctx := withKey(t.Context(), fmt.Sprintf("race-%d", round))
+			var wg sync.WaitGroup
+			irns := make([]string, 8)
+			errs := make([]error, 8)
+			for i := range errs {
+				wg.Go(func() {
+					res, err := e.client.GenerateIrn(ctx, &einvoicev1.GenerateIrnRequest{Invoice: body})
+					irns[i], errs[i] = res.GetDetails().GetIrn(), err
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				require.NoError(t, err, "round %d", round)
+				require.Equal(t, irns[0], irns[i])
+			}
+		}
+		require.Len(t, e.sb.Registered(), 5)
+	})
+}
 
 // A document cancelled while its registration was UNVERIFIED, sent again: it is cancelled,
 // so GenerateIrn should answer DOCUMENT_CANCELLED (NIC 2278), as for any cancelled document.
