@@ -27,6 +27,22 @@ const (
 	maxPageSize     = 1000
 )
 
+// pageSize is the page size a list request asks for (defaultPageSize for 0), or 0 when it
+// is out of range (pageSizeRule says why).
+func pageSize(n int32) int {
+	switch {
+	case n == 0:
+		return defaultPageSize
+	case n < 0 || n > maxPageSize:
+		return 0
+	}
+	return int(n)
+}
+
+func pageSizeRule(n int32) string {
+	return fmt.Sprintf("page_size must be from 1 to %d (or 0 for %d), not %d", maxPageSize, defaultPageSize, n)
+}
+
 // listQuery is a ListIrns request once checked.
 type listQuery struct {
 	gstin, from, to string // from and to bound ack_dt ("" when open)
@@ -97,7 +113,7 @@ func cancelBy(r *record, now time.Time) string {
 
 // checkList checks every field of req at once; now places the cancel windows.
 func checkList(req *einvoicev1.ListIrnsRequest, now time.Time) (*listQuery, error) {
-	q := &listQuery{gstin: strings.ToUpper(strings.TrimSpace(req.GetGstin())), size: int(req.GetPageSize())}
+	q := &listQuery{gstin: strings.ToUpper(strings.TrimSpace(req.GetGstin()))}
 	var vs []platform.FieldViolation
 	bad := func(field, reason, msg string) {
 		vs = append(vs, platform.FieldViolation{Field: field, Reason: reason, Description: msg})
@@ -154,11 +170,8 @@ func checkList(req *einvoicev1.ListIrnsRequest, now time.Time) (*listQuery, erro
 	default:
 		bad("doc_type", doc.ReasonInvalidEnum, fmt.Sprintf("doc_type must be INV, CRN or DBN (or left out for all), not %q", req.GetDocType()))
 	}
-	switch {
-	case q.size < 0 || q.size > maxPageSize:
-		bad("page_size", doc.ReasonOutOfRange, fmt.Sprintf("page_size must be from 1 to %d (or 0 for %d), not %d", maxPageSize, defaultPageSize, q.size))
-	case q.size == 0:
-		q.size = defaultPageSize
+	if q.size = pageSize(req.GetPageSize()); q.size == 0 {
+		bad("page_size", doc.ReasonOutOfRange, pageSizeRule(req.GetPageSize()))
 	}
 	if req.GetCancellable() {
 		// AckDt >= now - 24 h is the window cancelDeadline keeps open; AckDt sorts as text.

@@ -70,7 +70,7 @@ func (s *Service) ListUnregisteredDocuments(ctx context.Context, req *einvoicev1
 
 // checkUnregistered checks every field of req at once.
 func checkUnregistered(req *einvoicev1.ListUnregisteredDocumentsRequest) (*unregisteredQuery, error) {
-	q := &unregisteredQuery{gstin: strings.ToUpper(strings.TrimSpace(req.GetGstin())), size: int(req.GetPageSize())}
+	q := &unregisteredQuery{gstin: strings.ToUpper(strings.TrimSpace(req.GetGstin()))}
 	var vs []platform.FieldViolation
 	bad := func(field, reason, msg string) {
 		vs = append(vs, platform.FieldViolation{Field: field, Reason: reason, Description: msg})
@@ -86,11 +86,8 @@ func checkUnregistered(req *einvoicev1.ListUnregisteredDocumentsRequest) (*unreg
 	default:
 		bad("state", doc.ReasonInvalidEnum, fmt.Sprintf("state must be FAILED or PENDING (or left out for both), not %q", req.GetState()))
 	}
-	switch {
-	case q.size < 0 || q.size > maxPageSize:
-		bad("page_size", doc.ReasonOutOfRange, fmt.Sprintf("page_size must be from 1 to %d (or 0 for %d), not %d", maxPageSize, defaultPageSize, q.size))
-	case q.size == 0:
-		q.size = defaultPageSize
+	if q.size = pageSize(req.GetPageSize()); q.size == 0 {
+		bad("page_size", doc.ReasonOutOfRange, pageSizeRule(req.GetPageSize()))
 	}
 	sum := sha256.Sum256([]byte(strings.Join(append([]string{q.gstin}, q.states...), "\x00")))
 	q.filter = hex.EncodeToString(sum[:8])
